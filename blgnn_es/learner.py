@@ -1,0 +1,255 @@
+"""The public Python API of the inner learner: train and evaluate BLUR networks.
+
+Validates inputs, converts synapses between the SPEC layout (W: (n+1, n', k),
+V: (n', n, k)) and the kernel's channel-major flat buffers, and calls the numba kernel
+(blgnn_es/kernel.py) once per unroll.
+
+>>> import numpy as np
+>>> from blgnn_es import NetworkSpec, backprop_genome, train
+>>> net = NetworkSpec(layer_sizes=(4, 8, 3), states=2)
+>>> x = np.random.default_rng(0).uniform(size=(5, 16, 4))   # 5 steps, batch 16
+>>> labels = np.random.default_rng(1).integers(0, 3, size=(5, 16))
+>>> result = train(np.zeros(23), net, x, labels, seed=0)
+>>> result.forward[0].shape, result.steps_done
+((5, 8, 2), 5)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from blgnn_es import kernel
+from blgnn_es.errors import NetworkError
+from blgnn_es.genome import Genome, validate_genome_array
+from blgnn_es.network import NetworkSpec, encode_targets
+
+
+@dataclass
+class TrainResult:
+    """What one unroll produced. Accuracy and losses are NaN when there was no eval data
+    or the genome diverged; ``curve[t]`` is the eval accuracy after step t (if recorded)."""
+
+    forward: list[np.ndarray]
+    backward: list[np.ndarray] | None
+    accuracy: float
+    l2: float
+    ce: float
+    diverged: bool
+    steps_done: int
+    curve: np.ndarray | None = None
+
+
+@dataclass
+class UnrollResult:
+    """Metrics of one unroll without the synapses (the fitness path)."""
+
+    accuracy: float
+    l2: float
+    ce: float
+    diverged: bool
+    steps_done: int
+    curve: np.ndarray | None = None
+
+
+def kernel_options(net: NetworkSpec, *, record_curve: bool = False,
+                   update_unread: bool = True, fast_activations: bool | None = None) -> np.ndarray:
+    """The kernel's int64 option vector for ``net`` (see kernel.OPT_*)."""
+    options = np.zeros(kernel.N_OPTIONS, dtype=np.int64)
+    options[kernel.OPT_TIED] = net.tied
+    options[kernel.OPT_SHARED] = net.shared_states
+    options[kernel.OPT_FEEDBACK_ERROR] = net.feedback == "error"
+    options[kernel.OPT_BACKWARD_MULT] = net.backward == "multiplicative_second"
+    options[kernel.OPT_NORMALIZE] = net.normalization
+    options[kernel.OPT_OJA] = net.oja
+    options[kernel.OPT_READ_NORM] = net.read_normalization
+    if fast_activations is None:
+        fast_activations = net.dtype == "float32"
+    options[kernel.OPT_FAST_ACTIVATIONS] = fast_activations
+    options[kernel.OPT_UPDATE_UNREAD] = update_unread
+    options[kernel.OPT_RECORD_CURVE] = record_curve
+    return options
+
+
+def pack_weights(net: NetworkSpec, forward: list[np.ndarray],
+                 backward: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                             np.ndarray]:
+    """SPEC-layout synapse lists -> the kernel's flat channel-major buffers and offsets.
+
+    Applies the network's constraints: shared_states copies channel 0; tied ignores V.
+    """
+    dtype = net.numpy_dtype
+    if len(forward) != net.n_layers:
+        raise NetworkError(f"expected {net.n_layers} forward synapse tensors, got {len(forward)}")
+    w_parts, v_parts = [], []
+    for layer in range(net.n_layers):
+        w = np.asarray(forward[layer])
+        if w.shape != net.forward_shape(layer):
+            raise NetworkError(
+                f"W_{layer} has shape {w.shape}, expected {net.forward_shape(layer)} (n+1, n', k)")
+        if net.shared_states:
+            w = np.broadcast_to(w[:, :, :1], w.shape)
+        w_parts.append(np.transpose(w, (2, 0, 1)).reshape(-1))
+        if net.tied:
+            continue
+        if backward is None:
+            raise NetworkError("untied network: backward synapses V are required")
+        v = np.asarray(backward[layer])
+        if v.shape != net.backward_shape(layer):
+            raise NetworkError(
+                f"V_{layer} has shape {v.shape}, expected {net.backward_shape(layer)} (n', n, k)")
+        if net.shared_states:
+            v = np.broadcast_to(v[:, :, :1], v.shape)
+        v_parts.append(np.transpose(v, (2, 0, 1)).reshape(-1))
+    w_off = np.cumsum([0] + [p.size for p in w_parts]).astype(np.int64)
+    v_off = np.cumsum([0] + [p.size for p in v_parts]).astype(np.int64)
+    if net.tied:
+        v_off = np.zeros(net.n_layers + 1, dtype=np.int64)
+    w_buf = np.ascontiguousarray(np.concatenate(w_parts), dtype=dtype)
+    v_buf = np.ascontiguousarray(
+        np.concatenate(v_parts) if v_parts else np.zeros(0), dtype=dtype)
+    return w_buf, w_off, v_buf, v_off
+
+
+def unpack_weights(net: NetworkSpec, w_buf: np.ndarray, w_off: np.ndarray, v_buf: np.ndarray,
+                   v_off: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+    """The inverse of :func:`pack_weights` (tied: V is None)."""
+    k = net.states
+    forward, backward = [], []
+    for layer in range(net.n_layers):
+        n_in, n_out = net.layer_sizes[layer], net.layer_sizes[layer + 1]
+        w = w_buf[w_off[layer]:w_off[layer + 1]].reshape(k, n_in + 1, n_out)
+        forward.append(np.ascontiguousarray(np.transpose(w, (1, 2, 0))))
+        if not net.tied:
+            v = v_buf[v_off[layer]:v_off[layer + 1]].reshape(k, n_out, n_in)
+            backward.append(np.ascontiguousarray(np.transpose(v, (1, 2, 0))))
+    return forward, (None if net.tied else backward)
+
+
+def _batches(net: NetworkSpec, x: np.ndarray, name: str, ndim: int = 3) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim != ndim or x.shape[-1] != net.n_inputs:
+        raise NetworkError(
+            f"{name} must have shape ({'T' if ndim == 3 else 'N'}, B, {net.n_inputs}), got {x.shape}")
+    return np.ascontiguousarray(x, dtype=net.numpy_dtype)
+
+
+def _targets(net: NetworkSpec, y: np.ndarray, steps: int, batch: int) -> np.ndarray:
+    """Labels (T, B) -> ±1 targets, or float targets (T, B, n_out) passed through."""
+    y = np.asarray(y)
+    if y.shape == (steps, batch) and y.dtype.kind in "iu":
+        _check_labels(net, y, "labels")
+        return encode_targets(y, net.n_outputs, dtype=net.numpy_dtype)
+    if y.shape == (steps, batch, net.n_outputs):
+        return np.ascontiguousarray(y, dtype=net.numpy_dtype)
+    raise NetworkError(
+        f"training targets must be int labels ({steps}, {batch}) or float targets "
+        f"({steps}, {batch}, {net.n_outputs}), got {y.dtype} {y.shape}")
+
+
+def _check_labels(net: NetworkSpec, y: np.ndarray, name: str) -> None:
+    classes = 2 if net.n_outputs == 1 else net.n_outputs
+    if y.size and (y.min() < 0 or y.max() >= classes):
+        raise NetworkError(f"{name} must lie in 0..{classes - 1} for {net.n_outputs} outputs")
+
+
+def _eval_arrays(net: NetworkSpec, x_eval, y_eval) -> tuple[np.ndarray, np.ndarray]:
+    if x_eval is None:
+        return (np.zeros((0, 1, net.n_inputs), dtype=net.numpy_dtype),
+                np.zeros((0, 1), dtype=np.int64))
+    x_eval = np.asarray(x_eval)
+    if x_eval.ndim == 2:  # one batch holding the whole set
+        x_eval = x_eval[None]
+    x_eval = _batches(net, x_eval, "x_eval")
+    y_eval = np.asarray(y_eval)
+    if y_eval.shape != x_eval.shape[:2] and y_eval.size == x_eval.shape[0] * x_eval.shape[1]:
+        y_eval = y_eval.reshape(x_eval.shape[:2])
+    if y_eval.shape != x_eval.shape[:2] or y_eval.dtype.kind not in "iu":
+        raise NetworkError(f"y_eval must be int labels of shape {x_eval.shape[:2]}, got "
+                           f"{y_eval.dtype} {y_eval.shape}")
+    _check_labels(net, y_eval, "y_eval")
+    return x_eval, np.ascontiguousarray(y_eval, dtype=np.int64)
+
+
+def _run(genome, net: NetworkSpec, forward, backward, x_train, y_train, x_eval, y_eval,
+         record_curve: bool, update_unread: bool):
+    genome = validate_genome_array(genome.values if isinstance(genome, Genome) else genome)
+    if genome.size != net.genome_length:
+        raise NetworkError(f"genome has {genome.size} numbers; a k={net.states} network needs "
+                           f"{net.genome_length}")
+    x_train = _batches(net, x_train, "x_train")
+    steps, batch = x_train.shape[:2]
+    t_train = _targets(net, y_train, steps, batch)
+    x_eval, y_eval = _eval_arrays(net, x_eval, y_eval)
+    w_buf, w_off, v_buf, v_off = pack_weights(net, forward, backward)
+    sizes = np.asarray(net.layer_sizes, dtype=np.int64)
+    act_fwd, act_bwd = net.activation_codes()
+    options = kernel_options(net, record_curve=record_curve, update_unread=update_unread)
+    curve = np.full(max(steps, 1), np.nan, dtype=np.float64)
+    result = np.zeros(kernel.N_RESULTS, dtype=np.float64)
+    kernel.run_unroll(sizes, genome.astype(net.numpy_dtype), options, act_fwd, act_bwd, w_buf,
+                      w_off, v_buf, v_off, x_train, t_train, x_eval, y_eval, curve, result)
+    return result, (curve[:steps] if record_curve else None), (w_buf, w_off, v_buf, v_off)
+
+
+def _initial(net: NetworkSpec, weights, seed):
+    if weights is not None:
+        return weights
+    if seed is None:
+        raise NetworkError("give initial synapses (weights=(W list, V list or None)) or a seed")
+    return net.init_weights(seed)
+
+
+def train(genome, net: NetworkSpec, x_train, y_train, *, weights=None, seed: int | None = None,
+          x_eval=None, y_eval=None, record_curve: bool = False) -> TrainResult:
+    """Train a BLUR network for T steps with ``genome`` and return its synapses and metrics.
+
+    x_train: (T, B, n_inputs) batches; y_train: int labels (T, B) (encoded as ±1 targets,
+    SPEC §3.3) or float targets (T, B, n_outputs) used as given (for example 0/1 for the
+    exact backprop case). Initial synapses: ``weights=(W list, V list or None)`` in SPEC
+    layout, or ``seed`` for :meth:`NetworkSpec.init_weights`. With x_eval (E, B, n) or
+    (N, n) and int y_eval, the final metrics (and with record_curve, the accuracy after
+    every step) are computed on them.
+    """
+    forward, backward = _initial(net, weights, seed)
+    result, curve, buffers = _run(genome, net, forward, backward, x_train, y_train, x_eval,
+                                  y_eval, record_curve, update_unread=True)
+    new_forward, new_backward = unpack_weights(net, *buffers)
+    return TrainResult(new_forward, new_backward, float(result[kernel.RES_ACCURACY]),
+                       float(result[kernel.RES_L2]), float(result[kernel.RES_CE]),
+                       bool(result[kernel.RES_DIVERGED]), int(result[kernel.RES_STEPS]), curve)
+
+
+def run_unroll(genome, net: NetworkSpec, x_train, y_train, x_eval, y_eval, *,
+               seed: int | None = None, weights=None, record_curve: bool = False) -> UnrollResult:
+    """One fitness sample (SPEC §6): train T steps, then evaluate; synapses are not returned,
+    so the never-read V_0 is not updated."""
+    forward, backward = _initial(net, weights, seed)
+    result, curve, _ = _run(genome, net, forward, backward, x_train, y_train, x_eval, y_eval,
+                            record_curve, update_unread=False)
+    return UnrollResult(float(result[kernel.RES_ACCURACY]), float(result[kernel.RES_L2]),
+                        float(result[kernel.RES_CE]), bool(result[kernel.RES_DIVERGED]),
+                        int(result[kernel.RES_STEPS]), curve)
+
+
+def evaluate(genome, net: NetworkSpec, forward: list[np.ndarray], x, labels,
+             batch_size: int | None = None) -> dict[str, float]:
+    """Forward-only evaluation (SPEC §6.3–6.4) of given synapses on data x (N, n_inputs).
+
+    With normalization on, statistics are per evaluation batch: the whole set at once by
+    default, or batches of ``batch_size`` (a remainder that does not fill a batch is dropped).
+    """
+    x = np.asarray(x)
+    labels = np.asarray(labels)
+    if batch_size is not None:
+        n_batches = x.shape[0] // batch_size
+        x = x[:n_batches * batch_size].reshape(n_batches, batch_size, -1)
+        labels = labels[:n_batches * batch_size].reshape(n_batches, batch_size)
+    backward = None if net.tied else [np.zeros(net.backward_shape(i), net.numpy_dtype)
+                                      for i in range(net.n_layers)]
+    empty = np.zeros((0, 1, net.n_inputs))
+    result, _, _ = _run(genome, net, forward, backward, empty, np.zeros((0, 1), np.int64), x,
+                        labels, False, update_unread=False)
+    return {"accuracy": float(result[kernel.RES_ACCURACY]), "l2": float(result[kernel.RES_L2]),
+            "ce": float(result[kernel.RES_CE]), "diverged": bool(result[kernel.RES_DIVERGED])}

@@ -1,0 +1,95 @@
+"""Task: one concrete classification problem that a learner is trained and tested on.
+
+A Task hands out fresh training batches and held-out examples; it does not know about
+networks or genomes. Tasks built from big datasets share the module-level cached arrays, so
+the evolution driver should send (spec, seed) pairs to worker processes and rebuild tasks
+there with load_task (cheap after the first time), not pickle Task objects.
+"""
+
+import numpy as np
+
+from .arrays import LabelledArrays
+
+__all__ = ["ArrayTask", "Task"]
+
+
+class Task:
+    """The interface every task kind implements.
+
+    Draws are float32 C-contiguous inputs (n, n_inputs) and int32 labels (n,) in
+    0..n_classes-1, a pure function of the numpy Generator passed in.
+    """
+
+    name: str
+    kind: str
+    n_inputs: int
+    n_classes: int
+    image_side: int | None = None  # set when the inputs are square images (for pictures)
+
+    @property
+    def n_outputs(self) -> int:
+        """Output neurons: one per class, one sign-coded output for two classes (SPEC §3)."""
+        return 1 if self.n_classes == 2 else self.n_classes
+
+    def sample_train(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def sample_test(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def test_split(self) -> tuple[np.ndarray, np.ndarray]:
+        """The whole fixed held-out set (may be read-only views of shared arrays)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return (f"<{type(self).__name__} {self.name} inputs={self.n_inputs} "
+                f"classes={self.n_classes}>")
+
+
+class ArrayTask(Task):
+    """A task over stored examples (an image set or a user's file).
+
+    Training draws sample the train split, eval draws the test split: without replacement
+    within one draw (unless n exceeds the split), with replacement across draws. A label
+    permutation is applied at draw time so tasks of different seeds share one set of arrays.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        arrays: LabelledArrays,
+        label_map: np.ndarray | None = None,
+        image_side: int | None = None,
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.arrays = arrays
+        self.n_inputs = arrays.n_features
+        self.n_classes = arrays.n_classes
+        self.label_map = None if label_map is None else np.asarray(label_map, dtype=np.int32)
+        self.image_side = image_side
+
+    def sample_train(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._draw(rng, n, self.arrays.x_train, self.arrays.y_train)
+
+    def sample_test(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._draw(rng, n, self.arrays.x_test, self.arrays.y_test)
+
+    def test_split(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(self.arrays.x_test), self._labels(np.asarray(self.arrays.y_test))
+
+    def train_split(self) -> tuple[np.ndarray, np.ndarray]:
+        """The whole training split (read-only views when the arrays are shared)."""
+        return np.asarray(self.arrays.x_train), self._labels(np.asarray(self.arrays.y_train))
+
+    def _draw(
+        self, rng: np.random.Generator, n: int, x: np.ndarray, y: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        index = rng.choice(len(y), size=n, replace=n > len(y))
+        return np.ascontiguousarray(x[index], dtype=np.float32), self._labels(y[index])
+
+    def _labels(self, labels: np.ndarray) -> np.ndarray:
+        if self.label_map is None:
+            return labels
+        return self.label_map[labels]
