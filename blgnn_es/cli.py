@@ -1,0 +1,161 @@
+"""The ``blgnn-es`` command line: thin click commands that parse, call, and print."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+from blgnn_es import __version__
+from blgnn_es.errors import BlgnnError, ConfigError
+from blgnn_es.genome import (
+    MATRIX_SLOTS,
+    SCALAR_SLOTS,
+    SLOT_MEANINGS,
+    Genome,
+    backprop_genome,
+    hebbian_genome,
+    load_genome,
+    random_genome,
+    save_genome,
+)
+from blgnn_es.network import backprop_network
+
+
+def friendly_errors(command):
+    """Turn our own errors into one-line messages (exit 2 for config errors, 1 otherwise)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ConfigError as err:
+            raise click.UsageError(str(err)) from None
+        except BlgnnError as err:
+            raise click.ClickException(str(err)) from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="blgnn-es")
+def cli() -> None:
+    """Meta-learn bidirectional learning rules (BLUR) with CMA-ES.
+
+    \b
+    Typical use:
+      blgnn-es evolve --config configs/quickstart.toml
+      blgnn-es evaluate runs/quickstart/best_genome.npy --task xor
+      blgnn-es genome show runs/quickstart/best_genome.npy
+    """
+
+
+@cli.group()
+def genome() -> None:
+    """Make and inspect genome files (.npy + JSON sidecar)."""
+
+
+def _refuse_overwrite(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} exists; pass --force to replace it")
+
+
+@genome.command("backprop")
+@click.option("--lr", "learning_rate", type=float, default=0.1, show_default=True,
+              help="SGD learning rate (the genome's eta_syn is -lr).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+@friendly_errors
+def genome_backprop(learning_rate: float, output: Path, force: bool) -> None:
+    """The k=2 genome with which BLUR is exactly SGD on the MSE (SPEC §4)."""
+    _refuse_overwrite(output, force)
+    net = backprop_network((1, 1)).to_dict()
+    net.pop("layer_sizes")
+    path = save_genome(output, backprop_genome(learning_rate), network=net,
+                       provenance={"preset": "backprop", "learning_rate": learning_rate})
+    click.echo(f"wrote {path} (+ {path.with_suffix('.json').name}); use it with the network "
+               "settings in the sidecar")
+
+
+@genome.command("random")
+@click.option("--states", "-k", type=click.IntRange(min=2), default=2, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--scale", type=click.FloatRange(min=0.0), default=0.5, show_default=True,
+              help="Standard deviation of the entries.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+@friendly_errors
+def genome_random(states: int, seed: int, scale: float, output: Path, force: bool) -> None:
+    """A random genome for k states, drawn from SEED."""
+    _refuse_overwrite(output, force)
+    path = save_genome(output, random_genome(states, seed, scale),
+                       provenance={"preset": "random", "states": states, "seed": seed,
+                                   "scale": scale})
+    click.echo(f"wrote {path} (k={states}, {4 * states * states + 7} numbers)")
+
+
+@genome.command("hebbian")
+@click.option("--states", "-k", type=click.IntRange(min=2), default=2, show_default=True)
+@click.option("--rate", type=float, default=0.003, show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+@friendly_errors
+def genome_hebbian(states: int, rate: float, output: Path, force: bool) -> None:
+    """A hand-made Hebbian start: output weights learn input x label, no backward pass."""
+    _refuse_overwrite(output, force)
+    path = save_genome(output, hebbian_genome(states, rate),
+                       provenance={"preset": "hebbian", "states": states, "rate": rate})
+    click.echo(f"wrote {path}")
+
+
+@genome.command("show")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@friendly_errors
+def genome_show(path: Path) -> None:
+    """Print the named matrices and scalars of a genome file."""
+    values, meta = load_genome(path)
+    g = Genome(values)
+    click.echo(f"{path}: k={g.states}, {g.values.size} numbers")
+    with np.printoptions(precision=4, suppress=True, floatmode="fixed"):
+        for name in MATRIX_SLOTS:
+            click.echo(f"\n{name}  ({SLOT_MEANINGS[name]})")
+            for row in np.asarray(g[name]):
+                click.echo("  " + "  ".join(f"{v:+.4f}" for v in row))
+        click.echo("")
+        for name in SCALAR_SLOTS:
+            click.echo(f"{name:>8} = {g[name]:+.6g}   {SLOT_MEANINGS[name]}")
+    if meta.get("network"):
+        click.echo("\nnetwork: " + ", ".join(f"{k}={v}" for k, v in meta["network"].items()))
+    if meta.get("provenance"):
+        click.echo("provenance: " + ", ".join(f"{k}={v}" for k, v in meta["provenance"].items()))
+
+
+def _register_optional_groups() -> None:
+    """Attach the command groups that live in their own modules."""
+    import importlib
+
+    for module, names in (("blgnn_es.cli_tasks", ("tasks_group", "data_group")),
+                          ("blgnn_es.cli_run", ("evolve", "evaluate", "report"))):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name != module:
+                raise
+            continue
+        for name in names:
+            if hasattr(mod, name):
+                cli.add_command(getattr(mod, name))
+
+
+_register_optional_groups()
+
+
+def main() -> None:
+    cli(prog_name="blgnn-es")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
