@@ -1,0 +1,64 @@
+"""The data of one fitness sample (SPEC §6): T training batches, then held-out batches.
+
+draw_unroll is a pure function of (task, seed), so every genome of a generation can be
+shown exactly the same batches, in any process.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .task import Task
+
+__all__ = ["UnrollData", "draw_unroll"]
+
+
+@dataclass(frozen=True)
+class UnrollData:
+    """Batches for one unroll: x_train (T, B, n_in) float32 and y_train (T, B) int32;
+    x_eval (E, B, n_in) float32 and y_eval (E, B) int32. All C-contiguous; when the whole
+    test split is one batch, x_eval may be a read-only view of the shared arrays."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_eval: np.ndarray
+    y_eval: np.ndarray
+
+    @property
+    def steps(self) -> int:
+        return int(self.x_train.shape[0])
+
+    @property
+    def batch(self) -> int:
+        return int(self.x_train.shape[1])
+
+
+def draw_unroll(task: Task, seed: int, steps: int, batch: int,
+                eval_batches: int | None = None) -> UnrollData:
+    """`steps` fresh training batches of `batch` examples, then `eval_batches` held-out
+    batches of the same size (None: the whole test split as one batch).
+
+    The paper's protocol, 15 learning steps then accuracy on 20 held-out batches of 128, is
+    draw_unroll(task, seed, 15, 128, 20).
+    """
+    if steps < 0 or batch < 1 or (eval_batches is not None and eval_batches < 1):
+        raise ValueError(f"need steps >= 0, batch >= 1, eval_batches >= 1 or None; got "
+                         f"{steps}, {batch}, {eval_batches}")
+    rng = np.random.default_rng(seed)
+    x_train, y_train = _batches(task.sample_train, rng, steps, batch, task.n_inputs)
+    if eval_batches is None:
+        x_test, y_test = task.test_split()
+        x_eval = np.ascontiguousarray(x_test[None], dtype=np.float32)
+        y_eval = np.ascontiguousarray(y_test[None], dtype=np.int32)
+    else:
+        x_eval, y_eval = _batches(task.sample_test, rng, eval_batches, batch, task.n_inputs)
+    return UnrollData(x_train, y_train, x_eval, y_eval)
+
+
+def _batches(sample, rng: np.random.Generator, count: int, batch: int,
+             n_inputs: int) -> tuple[np.ndarray, np.ndarray]:
+    inputs = np.empty((count, batch, n_inputs), dtype=np.float32)
+    labels = np.empty((count, batch), dtype=np.int32)
+    for index in range(count):
+        inputs[index], labels[index] = sample(rng, batch)
+    return inputs, labels
