@@ -1,0 +1,222 @@
+"""The ``evolve``, ``evaluate`` and ``report`` commands: parse, call, print."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from blgnn_es.cli import friendly_errors
+from blgnn_es.errors import ConfigError
+
+# Keys that may change when a run is resumed: limits and where the work runs.
+RESUMABLE_KEYS = ("cmaes.max_generations", "cmaes.max_evaluations", "cmaes.time_budget",
+                  "cmaes.target_fitness", "parallel.backend", "parallel.workers",
+                  "parallel.chunks_per_worker", "tasks.data_dir")
+
+
+def _named_overrides(name, seed, workers, max_generations, out_dir) -> list[str]:
+    pairs = [("run.name", name and json.dumps(name)), ("run.seed", seed),
+             ("parallel.workers", workers), ("cmaes.max_generations", max_generations),
+             ("run.out_dir", out_dir and json.dumps(str(out_dir)))]
+    return [f"{key}={value}" for key, value in pairs if value is not None]
+
+
+@click.command()
+@click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML config (see docs/evolve.md).")
+@click.option("--resume", type=click.Path(file_okay=False, path_type=Path),
+              help="Continue the run in this run directory.")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override a config key, e.g. --set unroll.steps=20 (repeatable).")
+@click.option("--name", help="Run name (run.name).")
+@click.option("--seed", type=int, help="Run seed (run.seed).")
+@click.option("--workers", type=int, help="Worker processes (parallel.workers; 0 = all cores).")
+@click.option("--max-generations", type=int, help="cmaes.max_generations.")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of run directories (run.out_dir).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where MNIST-like data lives (tasks.data_dir).")
+@click.option("--force", is_flag=True, help="Replace an existing run directory.")
+@friendly_errors
+def evolve(config_path, resume, overrides, name, seed, workers, max_generations, out_dir,
+           data_dir, force) -> None:
+    """Meta-learn a genome with CMA-ES; writes runs/<name>/."""
+    from blgnn_es.config import load_config
+    from blgnn_es.evolve import evolve as run_evolution
+    from blgnn_es.parallel import make_backend
+    from blgnn_es.rundir import RunDir
+
+    named = _named_overrides(name, seed, workers, max_generations, out_dir)
+    if data_dir is not None:
+        named.append(f"tasks.data_dir={json.dumps(str(data_dir))}")
+    all_overrides = list(overrides) + named
+    if resume is not None:
+        if config_path is not None:
+            raise ConfigError("--resume continues a run with its own config.toml; "
+                              "drop --config")
+        run = RunDir.open(resume)
+        for override in all_overrides:
+            key = override.partition("=")[0].strip()
+            if key not in RESUMABLE_KEYS:
+                raise ConfigError(f"--resume: {key} cannot change in a running run; allowed: "
+                                  f"{', '.join(RESUMABLE_KEYS)}")
+        config = load_config(run.config, all_overrides)
+        if all_overrides:
+            from blgnn_es.fileio import atomic_write_text
+
+            atomic_write_text(run.config, config.to_toml())
+            run.log("config changed on resume: " + " ".join(all_overrides))
+    else:
+        if config_path is None:
+            raise ConfigError("give --config FILE.toml (or --resume RUN_DIR)")
+        config = load_config(config_path, all_overrides)
+        run = RunDir.create(Path(config.run.out_dir) / config.run.name, config.to_toml(),
+                            force=force)
+        run.log(f"new run from {config_path}" + (" with " + " ".join(all_overrides)
+                                                 if all_overrides else ""))
+
+    progress = Progress(config, sys.stdout.isatty())
+    click.echo(f"run directory: {run.path}  ({config.parallel.backend}, "
+               f"{config.parallel.n_workers} worker(s))")
+    backend = make_backend(config.parallel, log=lambda line: (run.log(line), progress.note(line)))
+    try:
+        state = run_evolution(config, run, backend, resume=resume is not None,
+                              on_generation=progress.update)
+    finally:
+        backend.close()
+        progress.finish()
+    click.echo(f"stopped: {state.stop_reason} after {state.generation} generations, "
+               f"{state.evaluations} evaluations; best fitness {state.best_fitness:.4f}")
+    click.echo(f"run directory: {run.path}")
+    tasks = " ".join(f"--task {shlex.quote(str(t))}" for t in
+                     (config.tasks.validate or config.tasks.train))
+    click.echo(f"evaluate the mean genome:  blgnn-es evaluate {run.mean_genome} {tasks}")
+    click.echo(f"report:                    blgnn-es report {run.path}")
+
+
+class Progress:
+    """One line per generation, redrawn in place on a terminal (with a bar and an ETA)."""
+
+    def __init__(self, config, tty: bool) -> None:
+        self.config = config
+        self.tty = tty
+        self.started = time.monotonic()
+        self.first_generation: int | None = None
+        self.drawn = False
+
+    def update(self, record: dict[str, Any], state) -> None:
+        from blgnn_es.evolve import progress_line
+
+        if not self.tty:
+            click.echo(progress_line(record, self.config))
+            return
+        total = self.config.cmaes.max_generations
+        done = state.generation
+        if self.first_generation is None:
+            self.first_generation = done - 1
+            self.started = time.monotonic() - record["seconds"]
+        rate = (time.monotonic() - self.started) / max(done - self.first_generation, 1)
+        eta = _duration(rate * (total - done))
+        width = 20
+        filled = int(width * done / total)
+        bar = "#" * filled + "-" * (width - filled)
+        line = (f"[{bar}] gen {done}/{total}  evals {state.evaluations}  "
+                f"best {state.best_fitness:.4f}  median {record['median']:.4f}  "
+                f"sigma {record['sigma']:.3g}  ETA {eta}")
+        click.echo("\r" + line.ljust(110)[:110], nl=False)
+        self.drawn = True
+
+    def note(self, line: str) -> None:
+        if self.drawn:
+            click.echo("")
+            self.drawn = False
+        click.echo(line, err=True)
+
+    def finish(self) -> None:
+        if self.drawn:
+            click.echo("")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def _int_list(value: str | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        sizes = tuple(int(part) for part in value.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise ConfigError(f"--layers {value!r}: expected hidden sizes such as 512 or "
+                          "256,128") from None
+    if any(size < 1 for size in sizes):
+        raise ConfigError(f"--layers {value!r}: sizes must be >= 1")
+    return sizes
+
+
+@click.command()
+@click.argument("genome_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--task", "tasks", multiple=True, metavar="SPEC",
+              help="Task spec (repeatable; default: the tasks the genome was evolved on).")
+@click.option("--layers", help="Hidden layer sizes, e.g. 512 or 256,128 (default: sidecar).")
+@click.option("--steps", type=click.IntRange(min=1), help="Learning steps T (default: sidecar, "
+              "else 15).")
+@click.option("--batch", type=click.IntRange(min=1), help="Batch size B (default: sidecar, "
+              "else 128).")
+@click.option("--eval-batches", help="Held-out batches E, or 'all' (default: sidecar, else 20).")
+@click.option("--seeds", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Fresh networks (task, synapse and batch seeds) per task.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Base seed of the draws.")
+@click.option("--at", "at_steps", help="Steps to report besides the last, e.g. 1,5,10 "
+              "(default: about a quarter, half and three quarters of T).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the curve CSV and PNG go (default: <genome>-eval/ beside the genome).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@friendly_errors
+def evaluate(genome_path, tasks, layers, steps, batch, eval_batches, seeds, seed, at_steps,
+             data_dir, out_dir, as_json) -> None:
+    """Train fresh networks with a genome and report their accuracy and learning curves."""
+    from blgnn_es.fitness import EvaluationRequest, run_evaluation
+    from blgnn_es.report import evaluation_json, evaluation_table, write_evaluation
+
+    if eval_batches is not None and eval_batches != "all":
+        try:
+            eval_batches = int(eval_batches)
+        except ValueError:
+            raise ConfigError(f"--eval-batches {eval_batches!r}: an integer >= 1 or 'all'") \
+                from None
+    request = EvaluationRequest.build(
+        genome_path, tasks=tasks, hidden=_int_list(layers), steps=steps, batch=batch,
+        eval_batches=eval_batches, seeds=seeds, seed=seed,
+        at_steps=_int_list(at_steps), data_dir=data_dir)
+    results = run_evaluation(request)
+    out_dir = out_dir or genome_path.with_name(genome_path.stem + "-eval")
+    files = write_evaluation(request, results, out_dir)
+    if as_json:
+        click.echo(json.dumps(evaluation_json(request, results, files)))
+        return
+    click.echo(evaluation_table(request, results))
+    click.echo(f"learning curves: {files['csv']}  {files['png']}")
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@friendly_errors
+def report(run_dir) -> None:
+    """Plots and summary.md for a run directory."""
+    from blgnn_es.report import write_report
+
+    written = write_report(run_dir)
+    for path in written:
+        click.echo(f"wrote {path}")

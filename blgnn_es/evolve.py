@@ -1,0 +1,400 @@
+"""The CMA-ES driver: pycma's ask/tell loop, stop rules, IPOP/BIPOP restarts, checkpoints.
+
+CMA-ES works in the subspace of evolved genome entries; fixed slots keep their initial
+values. Each generation: ask, expand to full genomes, score them in parallel on common
+draws (fitness.py), tell, then write metrics, genomes and the checkpoint, in that order. The
+checkpoint holds the pickled ``CMAEvolutionStrategy``, numpy's global RNG state (pycma
+samples from it) and the :class:`RunState`; restoring all three makes a resumed run repeat
+the uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from blgnn_es.config import Config, GenomeSettings
+from blgnn_es.errors import ConfigError
+from blgnn_es.fitness import DrawPlan, GenomeScore, score_chunk
+from blgnn_es.genome import (
+    GenomeLayout,
+    backprop_genome,
+    genome_length,
+    hebbian_genome,
+    load_genome,
+    random_genome,
+    save_genome,
+)
+from blgnn_es.parallel import Backend, chunk_bounds, warm_up
+from blgnn_es.rundir import RunDir
+
+BUDGET_REASONS = ("max_generations", "max_evaluations", "time_budget")
+
+
+@dataclass
+class RunState:
+    """What the driver carries between generations (pycma's own state is separate)."""
+
+    initial_genome: np.ndarray
+    mask: np.ndarray
+    popsize: int
+    sigma0: float
+    generation: int = 0  # generations completed, over all restarts
+    evaluations: int = 0
+    restart: int = 0  # restarts done
+    best_fitness: float = math.inf
+    best_genome: np.ndarray | None = None
+    best_generation: int = -1
+    elapsed: float = 0.0  # seconds spent in generations, over all sessions
+    stop_reason: str | None = None
+    initial: dict[str, Any] = field(default_factory=dict)
+    # BIPOP bookkeeping (Hansen 2009): evaluations per regime and large restarts so far
+    large_evaluations: int = 0
+    small_evaluations: int = 0
+    large_restarts: int = 0
+    regime: str = "large"
+    mean_genome: np.ndarray | None = None  # pycma's distribution mean, as a full genome
+
+
+@dataclass(frozen=True)
+class Plans:
+    train: DrawPlan
+    validate: DrawPlan | None
+
+
+# ---- set-up ----------------------------------------------------------------------------
+
+def initial_genome(settings: GenomeSettings, states: int) -> np.ndarray:
+    """The configured start genome (also the values of the fixed slots)."""
+    if settings.initial == "random":
+        return random_genome(states, settings.random_seed, settings.random_scale)
+    if settings.initial == "backprop":
+        return backprop_genome(0.1 if settings.rate is None else settings.rate)
+    if settings.initial == "hebbian":
+        return hebbian_genome(states, 0.003 if settings.rate is None else settings.rate)
+    values, _ = load_genome(settings.initial)
+    if values.size != genome_length(states):
+        raise ConfigError(f"genome.initial = {settings.initial!r} has {values.size} numbers; "
+                          f"network.states = {states} needs {genome_length(states)}")
+    return values
+
+
+def make_plans(config: Config, data_dir: str | None = None) -> Plans:
+    data_dir = data_dir or config.tasks.data_dir
+    train = DrawPlan(config.tasks.train, config.network, config.unroll, config.unroll.replicas,
+                     config.run.seed, data_dir)
+    validate = None
+    if config.tasks.validate:
+        validate = DrawPlan(config.tasks.validate, config.network, config.unroll,
+                            config.report.validate_seeds, config.run.seed, data_dir,
+                            purpose="validate-")
+    return Plans(train, validate)
+
+
+def check_tasks(config: Config, plans: Plans) -> list:
+    """Load every task once: the train tasks must share input and output sizes. Returns the
+    networks in use (for the kernel warm-up)."""
+    from blgnn_es.tasks import load_task
+
+    nets, shapes = [], {}
+    for plan in (plans.train, plans.validate):
+        if plan is None:
+            continue
+        for spec in plan.tasks:
+            task = load_task(spec, 0, data_dir=plan.data_dir)
+            nets.append(config.network.spec(task.n_inputs, task.n_outputs))
+            if plan is plans.train:
+                shapes[str(spec)] = (task.n_inputs, task.n_outputs)
+    if len(set(shapes.values())) > 1:
+        listing = ", ".join(f"{name}: {n_in} inputs -> {n_out} outputs"
+                            for name, (n_in, n_out) in shapes.items())
+        raise ConfigError(f"{config.source}: tasks.train must agree on input and output sizes "
+                          f"(one network is evolved); got {listing}")
+    return nets
+
+
+def _cma_seed(run_seed: int, restart: int) -> int:
+    from blgnn_es.tasks import derive_seed
+
+    return derive_seed(run_seed, restart, 0, 0, "cmaes") % (2**31 - 2) + 1
+
+
+def new_strategy(config: Config, state: RunState):
+    """A fresh pycma strategy for the current restart, writing no files of its own."""
+    import cma
+
+    x0 = state.initial_genome[state.mask]
+    options = {
+        "seed": _cma_seed(config.run.seed, state.restart),
+        "popsize": state.popsize,
+        "maxiter": np.inf,
+        "maxfevals": np.inf,
+        "verbose": -9,
+        "verb_log": 0,
+        "verb_disp": 0,
+        "signals_filename": None,
+    }
+    if config.genome.bounds is not None:
+        options["bounds"] = list(config.genome.bounds)
+    return cma.CMAEvolutionStrategy(x0, state.sigma0, options)
+
+
+def default_popsize(dimension: int) -> int:
+    """pycma's default population size, 4 + floor(3 ln n)."""
+    return 4 + int(3 * math.log(dimension))
+
+
+# ---- one generation --------------------------------------------------------------------
+
+def expand(state: RunState, points: list[np.ndarray]) -> np.ndarray:
+    """CMA-ES points (evolved entries) -> full genomes with the fixed slots filled in."""
+    genomes = np.tile(state.initial_genome, (len(points), 1))
+    genomes[:, state.mask] = np.asarray(points)
+    return genomes
+
+
+def score_population(backend: Backend, genomes: np.ndarray, plan: DrawPlan, config: Config,
+                     generation: int) -> list[GenomeScore]:
+    """Score genomes in about chunks_per_worker × workers jobs; results in genome order."""
+    chunks = chunk_bounds(len(genomes), backend.workers * config.parallel.chunks_per_worker)
+    jobs = [(genomes[a:b], plan, config.fitness, generation, a) for a, b in chunks]
+    return [score for part in backend.map(score_chunk, jobs) for score in part]
+
+
+def validate_genome(backend: Backend, genome: np.ndarray, plan: DrawPlan,
+                    config: Config) -> dict[str, Any]:
+    """Accuracy of one genome on the validation tasks (fixed draws: generation 0)."""
+    (score,) = score_population(backend, genome[None], plan, config, 0)
+    names = [str(spec) for spec in plan.tasks]
+    return {"accuracy": _finite(float(np.mean(score.task_accuracy))),
+            "fitness": _finite(score.fitness), "diverged": score.diverged,
+            "tasks": {name: _finite(acc) for name, acc in
+                      zip(names, score.task_accuracy, strict=True)}}
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def _budget_reason(config: Config, state: RunState) -> str | None:
+    cm = config.cmaes
+    if state.generation >= cm.max_generations:
+        return "max_generations"
+    if cm.max_evaluations is not None and state.evaluations >= cm.max_evaluations:
+        return "max_evaluations"
+    if cm.time_budget is not None and state.elapsed >= cm.time_budget:
+        return "time_budget"
+    return None
+
+
+# ---- restarts --------------------------------------------------------------------------
+
+def plan_restart(config: Config, state: RunState, base_popsize: int) -> str:
+    """Set popsize and sigma0 of the next restart (IPOP or BIPOP); returns a log line."""
+    from blgnn_es.tasks import derive_seed
+
+    cm = config.cmaes
+    state.restart += 1
+    if cm.restarts == "ipop":
+        state.popsize = int(round(state.popsize * cm.incpopsize))
+        state.sigma0 = cm.sigma0
+        return f"restart {state.restart} (ipop): popsize {state.popsize}"
+    # BIPOP: run the regime that has used fewer evaluations so far.
+    if state.small_evaluations < state.large_evaluations:
+        rng = np.random.default_rng(derive_seed(config.run.seed, state.restart, 0, 0, "bipop"))
+        large = base_popsize * cm.incpopsize ** state.large_restarts
+        u_pop, u_sigma = rng.random(2)
+        state.popsize = max(2, int(base_popsize * (0.5 * large / base_popsize) ** (u_pop**2)))
+        state.sigma0 = cm.sigma0 * 10 ** (-2 * u_sigma)
+        state.regime = "small"
+    else:
+        state.large_restarts += 1
+        state.popsize = int(round(base_popsize * cm.incpopsize ** state.large_restarts))
+        state.sigma0 = cm.sigma0
+        state.regime = "large"
+    return (f"restart {state.restart} (bipop, {state.regime}): popsize {state.popsize}, "
+            f"sigma0 {state.sigma0:.3g}")
+
+
+# ---- the loop --------------------------------------------------------------------------
+
+def _save_genomes(run: RunDir, config: Config, state: RunState) -> None:
+    network = config.network.spec(1, 1).to_dict()
+    provenance = {"run": config.run.name, "generation": state.generation,
+                  "tasks": [str(t) for t in config.tasks.train],
+                  "unroll": {"steps": config.unroll.steps, "batch": config.unroll.batch,
+                             "eval_batches": config.unroll.eval_batches},
+                  "hidden": list(config.network.hidden)}
+    save_genome(run.best_genome, state.best_genome, network=network,
+                provenance={**provenance, "kind": "best", "fitness": state.best_fitness,
+                            "found_at_generation": state.best_generation})
+    save_genome(run.mean_genome, state.mean_genome, network=network,
+                provenance={**provenance, "kind": "distribution mean"})
+
+
+def _checkpoint(run: RunDir, es, state: RunState, base_popsize: int) -> None:
+    run.write_checkpoint({"es": es, "numpy_random": np.random.get_state(), "state": state,
+                          "base_popsize": base_popsize})
+
+
+def start(config: Config, run: RunDir, backend: Backend, plans: Plans):
+    """A fresh run: the initial genome's scores, the first strategy, checkpoint 0."""
+    states = config.network.states
+    values = initial_genome(config.genome, states)
+    mask = GenomeLayout(states).mask(config.genome.evolve)
+    base_popsize = config.cmaes.popsize or default_popsize(int(mask.sum()))
+    state = RunState(initial_genome=values, mask=mask, popsize=base_popsize,
+                     sigma0=config.cmaes.sigma0)
+    (score,) = score_population(backend, values[None], plans.train, config, 0)
+    state.initial = {"fitness": score.fitness, "accuracy": _finite(score.accuracy)}
+    if plans.validate is not None:
+        state.initial["validation"] = validate_genome(backend, values, plans.validate, config)
+    run.log(f"initial genome ({config.genome.initial}): fitness {score.fitness:.4f} on "
+            f"generation 0's draws; evolving {int(mask.sum())} of {values.size} entries "
+            f"({', '.join(config.genome.evolve)}), popsize {base_popsize}")
+    return new_strategy(config, state), state, base_popsize
+
+
+def evolve(config: Config, run: RunDir, backend: Backend, *, resume: bool = False,
+           data_dir: str | None = None,
+           on_generation: Callable[[dict[str, Any], RunState], None] | None = None) -> RunState:
+    """Run (or continue) CMA-ES until a stop rule fires; returns the final run state."""
+    plans = make_plans(config, data_dir)
+    warm_up(check_tasks(config, plans))
+    payload = run.read_checkpoint() if resume else None
+    if payload is None:
+        run.truncate_metrics(0)
+        es, state, base_popsize = start(config, run, backend, plans)
+        _checkpoint(run, es, state, base_popsize)
+    else:
+        es, state, base_popsize = payload["es"], payload["state"], payload["base_popsize"]
+        np.random.set_state(payload["numpy_random"])
+        run.truncate_metrics(state.generation)
+        if state.stop_reason in BUDGET_REASONS:
+            state.stop_reason = None  # the limits may have been raised
+        run.log(f"resumed at generation {state.generation}")
+
+    while state.stop_reason is None:
+        state.stop_reason = _budget_reason(config, state)
+        if state.stop_reason:
+            break
+        record, es = _generation(config, run, backend, plans, es, state, base_popsize)
+        if on_generation is not None:
+            on_generation(record, state)
+
+    if state.best_genome is not None:
+        _save_genomes(run, config, state)
+    _checkpoint(run, es, state, base_popsize)
+    run.write_result(_result(state))
+    run.log(f"stopped: {state.stop_reason} after {state.generation} generations, "
+            f"{state.evaluations} evaluations; best fitness {state.best_fitness:.4f}")
+    return state
+
+
+def _generation(config: Config, run: RunDir, backend: Backend, plans: Plans, es,
+                state: RunState, base_popsize: int) -> tuple[dict[str, Any], Any]:
+    """Ask, score, tell, record; returns the metrics line and the strategy to go on with
+    (a new one after a restart)."""
+    began = time.perf_counter()
+    generation = state.generation
+    points = es.ask()
+    genomes = expand(state, points)
+    scores = score_population(backend, genomes, plans.train, config, generation)
+    fitnesses = [score.fitness for score in scores]
+    es.tell(points, fitnesses)
+
+    best = int(np.argmin(fitnesses))
+    if fitnesses[best] < state.best_fitness:
+        state.best_fitness = float(fitnesses[best])
+        state.best_genome = genomes[best].copy()
+        state.best_generation = generation
+    state.generation += 1
+    state.evaluations += len(genomes)
+    if state.regime == "large":
+        state.large_evaluations += len(genomes)
+    else:
+        state.small_evaluations += len(genomes)
+
+    record: dict[str, Any] = {
+        "generation": generation, "restart": state.restart, "popsize": len(genomes),
+        "evaluations": state.evaluations,
+        "best": float(np.min(fitnesses)), "median": float(np.median(fitnesses)),
+        "worst": float(np.max(fitnesses)), "best_so_far": state.best_fitness,
+        "accuracy_median": _finite(float(np.nanmedian([s.accuracy for s in scores]))
+                                   if any(math.isfinite(s.accuracy) for s in scores)
+                                   else math.nan),
+        "sigma": float(es.sigma),
+        "diverged": int(sum(score.diverged for score in scores)),
+        "diverged_genomes": int(sum(score.diverged > 0 for score in scores)),
+    }
+    if generation == 0 and state.initial:
+        record["initial"] = state.initial
+
+    event = _stop_or_restart(config, state, es)
+    mean = state.mean_genome = expand(state, [es.result.xfavorite])[0]
+    last = state.stop_reason is not None or _budget_reason(config, state) in (
+        "max_generations", "max_evaluations")
+    every = config.report.validate_every
+    if plans.validate is not None and (last or (every and state.generation % every == 0)):
+        record["validation"] = validate_genome(backend, mean, plans.validate, config)
+    if event:
+        record["event"] = event
+        run.log(event)
+        if state.stop_reason is None:  # a restart: a new strategy from the initial mean
+            es = new_strategy(config, state)
+    seconds = time.perf_counter() - began
+    state.elapsed += seconds
+    record["seconds"] = round(seconds, 4)
+    record["elapsed"] = round(state.elapsed, 3)
+    if state.stop_reason is None and _budget_reason(config, state) == "time_budget":
+        state.stop_reason = "time_budget"
+    if config.cmaes.target_fitness is not None and state.best_fitness <= \
+            config.cmaes.target_fitness and state.stop_reason is None:
+        state.stop_reason = "target_fitness"
+
+    _save_genomes(run, config, state)
+    run.append_metrics(record)
+    _checkpoint(run, es, state, base_popsize)
+    run.log(progress_line(record, config))
+    return record, es
+
+
+def _stop_or_restart(config: Config, state: RunState, es) -> str | None:
+    """pycma's own stop criteria: restart if configured and allowed, else stop the run."""
+    if config.cmaes.target_fitness is not None and \
+            state.best_fitness <= config.cmaes.target_fitness:
+        return None
+    criteria = {key: value for key, value in es.stop().items()
+                if key not in ("maxiter", "maxfevals")}
+    if not criteria:
+        return None
+    names = ", ".join(sorted(criteria))
+    if config.cmaes.restarts == "none" or state.restart >= config.cmaes.max_restarts:
+        state.stop_reason = f"cma:{names}"
+        return f"pycma stopped ({names})"
+    return f"pycma stopped ({names}); " + plan_restart(
+        config, state, config.cmaes.popsize or default_popsize(int(state.mask.sum())))
+
+
+def progress_line(record: dict[str, Any], config: Config) -> str:
+    """The plain one-line summary of a generation (log.txt and non-terminal output)."""
+    line = (f"gen {record['generation'] + 1}/{config.cmaes.max_generations}  "
+            f"evals {record['evaluations']}  best {record['best']:.4f}  "
+            f"median {record['median']:.4f}  best-so-far {record['best_so_far']:.4f}  "
+            f"sigma {record['sigma']:.4g}  diverged {record['diverged']}  "
+            f"{record['seconds']:.2f}s")
+    if "validation" in record and record["validation"]["accuracy"] is not None:
+        line += f"  val-acc {record['validation']['accuracy']:.4f}"
+    return line
+
+
+def _result(state: RunState) -> dict[str, Any]:
+    return {"stop_reason": state.stop_reason, "generations": state.generation,
+            "evaluations": state.evaluations, "restarts": state.restart,
+            "best_fitness": _finite(state.best_fitness), "best_generation": state.best_generation,
+            "elapsed_seconds": round(state.elapsed, 3), "initial": state.initial}

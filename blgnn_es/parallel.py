@@ -1,0 +1,123 @@
+"""Where genome evaluations run: in this process, or in persistent loky worker processes.
+
+A backend maps a top-level function over a list of small jobs and returns the results in
+order. Jobs carry genomes and a DrawPlan, never dataset arrays: each worker loads its tasks
+once (the tasks layer memoizes datasets per process) and redraws a generation's batches from
+seeds. A dask backend can be added by implementing :class:`Backend`.
+
+A broken loky pool (a worker killed, joblib's shared-memory folder gone) is rebuilt and the
+whole job list run again, a few times at most; each rebuild is logged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from blgnn_es.config import ParallelSettings
+from blgnn_es.errors import ConfigError
+from blgnn_es.network import NetworkSpec
+
+MAX_POOL_REBUILDS = 3
+
+
+class Backend(Protocol):
+    workers: int
+
+    def map(self, function: Callable, jobs: Sequence[tuple]) -> list[Any]:
+        """``[function(*job) for job in jobs]``, possibly in parallel, in order."""
+
+    def close(self) -> None:
+        """Release the workers."""
+
+
+class SerialBackend:
+    """Everything in this process (debugging, tests, and the reference for loky)."""
+
+    workers = 1
+
+    def map(self, function: Callable, jobs: Sequence[tuple]) -> list[Any]:
+        return [function(*job) for job in jobs]
+
+    def close(self) -> None:
+        pass
+
+
+class LokyBackend:
+    """joblib's loky processes, kept alive between generations (reusable executor)."""
+
+    def __init__(self, workers: int, log: Callable[[str], None] = print) -> None:
+        self.workers = workers
+        self.log = log
+        self._parallel = self._start()
+
+    def _start(self):
+        from joblib import Parallel
+
+        # max_nbytes=None: never memory-map arguments (jobs are small; no shared folder).
+        return Parallel(n_jobs=self.workers, backend="loky", max_nbytes=None)
+
+    def map(self, function: Callable, jobs: Sequence[tuple]) -> list[Any]:
+        from joblib import delayed
+        from joblib.externals.loky.process_executor import BrokenProcessPool, TerminatedWorkerError
+
+        for attempt in range(MAX_POOL_REBUILDS + 1):
+            try:
+                return self._parallel(delayed(function)(*job) for job in jobs)
+            except (BrokenProcessPool, TerminatedWorkerError) as err:
+                if attempt == MAX_POOL_REBUILDS:
+                    raise
+                self.log(f"worker pool broke ({type(err).__name__}: {err}); rebuilding it and "
+                         f"evaluating the generation again (attempt {attempt + 2})")
+                self._rebuild()
+        raise AssertionError("unreachable")
+
+    def _rebuild(self) -> None:
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor(max_workers=self.workers, kill_workers=True).shutdown(wait=True)
+        self._parallel = self._start()
+
+    def close(self) -> None:
+        pass  # the reusable executor shuts its idle workers down by itself
+
+
+def make_backend(settings: ParallelSettings, log: Callable[[str], None] = print) -> Backend:
+    """The backend a config asks for."""
+    if settings.backend == "serial":
+        return SerialBackend()
+    if settings.backend == "loky":
+        return LokyBackend(settings.n_workers, log)
+    raise ConfigError(f"parallel.backend = {settings.backend!r}; allowed: loky, serial")
+
+
+def chunk_bounds(count: int, chunks: int) -> list[tuple[int, int]]:
+    """Split range(count) into at most ``chunks`` contiguous, near-equal (start, stop) parts."""
+    chunks = max(1, min(chunks, count))
+    edges = np.linspace(0, count, chunks + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+def warm_up(nets: Sequence[NetworkSpec]) -> None:
+    """Compile (or load from numba's cache) the kernel for every dtype in use, in this
+    process, before any worker starts: workers then load the cached machine code instead of
+    each compiling it at the same time."""
+    from blgnn_es.genome import genome_length
+    from blgnn_es.learner import run_unroll
+
+    seen = set()
+    for net in nets:
+        if net.dtype in seen:
+            continue
+        seen.add(net.dtype)
+        tiny = net.with_sizes((2, 3, 1))
+        x = np.zeros((1, 2, 2), dtype=net.dtype)
+        y = np.zeros((1, 2), dtype=np.int32)
+        run_unroll(np.zeros(genome_length(net.states)), tiny, x, y, x, y, seed=0)
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1

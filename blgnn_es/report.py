@@ -1,0 +1,285 @@
+"""Pictures and summaries of runs and evaluations (matplotlib, Agg: no display needed).
+
+``write_report(run_dir)`` reads only the files of a run directory (metrics.jsonl,
+config.toml, the genomes, result.json), so it works on a finished run, a running one, or a
+copy from a cluster.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from blgnn_es.fileio import atomic_write, atomic_write_text
+from blgnn_es.genome import (
+    MATRIX_SLOTS,
+    SCALAR_SLOTS,
+    Genome,
+    backprop_genome,
+    load_genome,
+)
+from blgnn_es.rundir import RunDir
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=110,
+                                              bbox_inches="tight"), binary=True)
+    _pyplot().close(fig)
+    return path
+
+
+# ---- run reports -----------------------------------------------------------------------
+
+def write_report(run_dir: str | Path) -> list[Path]:
+    """fitness.png, validation.png (when validated), genome.png and summary.md."""
+    run = RunDir.open(run_dir)
+    metrics = run.read_metrics()
+    if not metrics:
+        from blgnn_es.errors import ConfigError
+
+        raise ConfigError(f"{run.path}: metrics.jsonl is empty (no generation finished yet)")
+    written = [plot_fitness(metrics, run.path / "fitness.png")]
+    if any("validation" in record for record in metrics):
+        written.append(plot_validation(metrics, run.path / "validation.png"))
+    genome_file = run.mean_genome if run.mean_genome.exists() else run.best_genome
+    if genome_file.exists():
+        values, _ = load_genome(genome_file)
+        written.append(plot_genome(values, run.path / "genome.png",
+                                   title=f"{run.path.name}: {genome_file.stem}"))
+    summary = run.path / "summary.md"
+    atomic_write_text(summary, summary_markdown(run, metrics))
+    written.append(summary)
+    return written
+
+
+def plot_fitness(metrics: list[dict[str, Any]], path: Path) -> Path:
+    """Best, median and worst fitness per generation, best so far, and sigma below."""
+    plt = _pyplot()
+    gens = [r["generation"] + 1 for r in metrics]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5.5), sharex=True,
+                                      gridspec_kw={"height_ratios": [3, 1.4]})
+    top.fill_between(gens, [r["best"] for r in metrics], [r["worst"] for r in metrics],
+                     color="tab:blue", alpha=0.15, label="population range")
+    top.plot(gens, [r["median"] for r in metrics], color="tab:blue", label="median")
+    top.plot(gens, [r["best"] for r in metrics], color="tab:green", lw=0.8, label="best")
+    top.plot(gens, [r["best_so_far"] for r in metrics], color="black", ls="--", lw=1,
+             label="best so far")
+    initial = metrics[0].get("initial", {}).get("fitness")
+    if initial is not None:
+        top.axhline(initial, color="tab:red", ls=":", lw=1, label="initial genome")
+    for record in metrics:
+        if "event" in record and "restart" in record["event"]:
+            top.axvline(record["generation"] + 1, color="gray", lw=0.6)
+    top.set_ylabel("fitness (lower is better)")
+    top.legend(fontsize=8)
+    top.grid(alpha=0.3)
+    bottom.semilogy(gens, [r["sigma"] for r in metrics], color="tab:purple")
+    bottom.set_ylabel("sigma")
+    bottom.set_xlabel("generation")
+    bottom.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_validation(metrics: list[dict[str, Any]], path: Path) -> Path:
+    """Validation accuracy of the distribution mean, per task and averaged."""
+    plt = _pyplot()
+    rows = [r for r in metrics if "validation" in r]
+    gens = [r["generation"] + 1 for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    tasks = list(rows[0]["validation"]["tasks"])
+    for task in tasks:
+        ax.plot(gens, [_nan(r["validation"]["tasks"].get(task)) for r in rows], lw=0.9,
+                marker=".", label=task)
+    ax.plot(gens, [_nan(r["validation"]["accuracy"]) for r in rows], color="black", lw=2,
+            label="mean")
+    initial = metrics[0].get("initial", {}).get("validation")
+    if initial:
+        ax.axhline(_nan(initial["accuracy"]), color="tab:red", ls=":", label="initial genome")
+    ax.set_xlabel("generation")
+    ax.set_ylabel("validation accuracy")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_genome(values: np.ndarray, path: Path, title: str = "genome") -> Path:
+    """The genome's four matrices and its scalars, next to the backprop genome's (SPEC §4)."""
+    plt = _pyplot()
+    rows = [(title, Genome(values)), ("backprop (SPEC §4, lr 0.1)", Genome(backprop_genome(0.1)))]
+    fig, axes = plt.subplots(2, 5, figsize=(13, 5.2),
+                             gridspec_kw={"width_ratios": [1, 1, 1, 1, 0.5]})
+    for row, (label, genome) in enumerate(rows):
+        scale = max(1e-9, float(np.max(np.abs(genome.values))))
+        for col, name in enumerate(MATRIX_SLOTS):
+            ax = axes[row, col]
+            matrix = np.asarray(genome[name])
+            image = ax.imshow(matrix, cmap="RdBu_r", vmin=-scale, vmax=scale)
+            for (i, j), value in np.ndenumerate(matrix):
+                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(name if row == 0 else "", fontsize=9)
+            if col == 0:
+                ax.set_ylabel(label, fontsize=9)
+        scalars = np.array([[genome[name]] for name in SCALAR_SLOTS])
+        ax = axes[row, 4]
+        ax.imshow(scalars, cmap="RdBu_r", vmin=-scale, vmax=scale, aspect="auto")
+        for i, value in enumerate(scalars[:, 0]):
+            ax.text(0, i, f"{value:.3g}", ha="center", va="center", fontsize=7)
+        ax.set_yticks(range(len(SCALAR_SLOTS)), SCALAR_SLOTS, fontsize=7)
+        ax.set_xticks([])
+        fig.colorbar(image, ax=axes[row, :4].tolist(), shrink=0.8)
+    return _save(fig, path)
+
+
+def summary_markdown(run: RunDir, metrics: list[dict[str, Any]]) -> str:
+    """The run's key numbers as Markdown."""
+    config = tomllib.loads(run.config.read_text())
+    result = run.read_result() or {}
+    last = metrics[-1]
+    best = min(metrics, key=lambda r: r["best"])
+    initial = metrics[0].get("initial", {})
+    validated = [r for r in metrics if "validation" in r]
+    lines = [f"# Run {run.path.name}", ""]
+    status = result.get("stop_reason") or "running (or killed; resume with --resume)"
+    lines += [
+        "| | |", "|---|---|",
+        f"| status | {status} |",
+        f"| generations | {last['generation'] + 1} |",
+        f"| evaluations | {last['evaluations']} |",
+        f"| wall time in generations | {last.get('elapsed', float('nan')):.1f} s |",
+        f"| train tasks | {', '.join(config['tasks']['train'])} |",
+        f"| validation tasks | {', '.join(config['tasks'].get('validate', [])) or '—'} |",
+        f"| network | hidden {config['network']['hidden']}, k = {config['network']['states']} |",
+        f"| unroll | {config['unroll']['steps']} steps, batch {config['unroll']['batch']}, "
+        f"{config['unroll']['eval_batches']} eval batches, {config['unroll']['replicas']} "
+        f"replica(s) |",
+        f"| fitness | {config['fitness']['metric']} ({config['fitness']['average']}) |",
+        f"| initial genome | {config['genome']['initial']}: fitness "
+        f"{_fmt(initial.get('fitness'))} |",
+        f"| best fitness | {best['best']:.4f} (generation {best['generation'] + 1}) |",
+        f"| last generation: median fitness | {last['median']:.4f} |",
+        f"| last sigma | {last['sigma']:.4g} |",
+        f"| diverged samples (all generations) | {sum(r['diverged'] for r in metrics)} |",
+    ]
+    if validated:
+        first_val = initial.get("validation", {}).get("accuracy")
+        top = max(validated, key=lambda r: _nan(r["validation"]["accuracy"]))
+        lines += [
+            f"| validation accuracy, initial genome | {_fmt(first_val)} |",
+            f"| validation accuracy, last mean genome | "
+            f"{_fmt(validated[-1]['validation']['accuracy'])} |",
+            f"| validation accuracy, best | {_fmt(top['validation']['accuracy'])} "
+            f"(generation {top['generation'] + 1}) |",
+        ]
+        lines += ["", "Last validation per task:", ""]
+        for task, acc in validated[-1]["validation"]["tasks"].items():
+            lines.append(f"- `{task}`: {_fmt(acc)}")
+    events = [r for r in metrics if "event" in r]
+    if events:
+        lines += ["", "Events:", ""]
+        lines += [f"- generation {r['generation'] + 1}: {r['event']}" for r in events]
+    tasks = " ".join(f"--task {t}" for t in config["tasks"].get("validate") or
+                     config["tasks"]["train"])
+    lines += ["", "Pictures: `fitness.png`, `validation.png`, `genome.png`.", "",
+              "Evaluate the distribution mean (the better answer under noise):", "",
+              f"    blgnn-es evaluate {run.mean_genome} {tasks}", ""]
+    return "\n".join(lines)
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+# ---- evaluate outputs ------------------------------------------------------------------
+
+def write_evaluation(request, results, out_dir: str | Path) -> dict[str, str]:
+    """curve.csv (task, step, mean, std, one column per seed) and curve.png."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path, png_path = out_dir / "curve.csv", out_dir / "curve.png"
+
+    def write_csv(fh) -> None:
+        writer = csv.writer(fh)
+        writer.writerow(["task", "step", "accuracy_mean", "accuracy_std",
+                         *[f"seed_{r}" for r in range(request.seeds)]])
+        for item in results:
+            for step in range(item.curves.shape[1]):
+                column = item.curves[:, step]
+                writer.writerow([item.task, step + 1, f"{column.mean():.6f}",
+                                 f"{column.std():.6f}", *[f"{v:.6f}" for v in column]])
+
+    atomic_write(csv_path, write_csv)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for item in results:
+        steps = np.arange(1, item.curves.shape[1] + 1)
+        mean, std = item.curves.mean(axis=0), item.curves.std(axis=0)
+        ax.plot(steps, mean, marker=".", label=item.task)
+        ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
+    ax.set_xlabel("learning step")
+    ax.set_ylabel("held-out accuracy")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"{Path(request.genome_path).name}: {request.seeds} seeds per task", fontsize=9)
+    _save(fig, png_path)
+    return {"csv": str(csv_path), "png": str(png_path)}
+
+
+def evaluation_json(request, results, files: dict[str, str]) -> dict[str, Any]:
+    """The `evaluate --json` object (documented in docs/evolve.md)."""
+    tasks = []
+    for item in results:
+        at = {str(step): {"mean": float(item.curves[:, step - 1].mean()),
+                          "std": float(item.curves[:, step - 1].std())}
+              for step in request.at_steps}
+        tasks.append({
+            "task": item.task, "layer_sizes": list(item.layer_sizes),
+            "accuracy_mean": float(item.accuracies.mean()),
+            "accuracy_std": float(item.accuracies.std()),
+            "accuracies": [float(v) for v in item.accuracies],
+            "diverged": item.diverged, "at_steps": at,
+            "curve_mean": [float(v) for v in item.curves.mean(axis=0)],
+            "curve_std": [float(v) for v in item.curves.std(axis=0)],
+        })
+    return {"genome": request.genome_path, "network": request.network,
+            "hidden": list(request.hidden),
+            "unroll": {"steps": request.steps, "batch": request.batch,
+                       "eval_batches": request.eval_batches if request.eval_batches else "all"},
+            "seeds": request.seeds, "seed": request.seed, "tasks": tasks, "files": files}
+
+
+def evaluation_table(request, results) -> str:
+    """Accuracy mean ± std over seeds at the chosen steps and at the last step, per task."""
+    steps = [*request.at_steps, request.steps]
+    width = max(12, *(len(item.task) for item in results)) + 2
+    header = "task".ljust(width) + "".join(f"step {s}".rjust(16) for s in steps) + "  diverged"
+    lines = [f"{request.genome_path}: {request.seeds} fresh networks per task, "
+             f"{request.steps} steps of batch {request.batch}", header]
+    for item in results:
+        cells = []
+        for step in steps:
+            column = item.curves[:, step - 1] if step < request.steps else item.accuracies
+            cells.append(f"{column.mean():.4f} ± {column.std():.4f}".rjust(16))
+        lines.append(item.task.ljust(width) + "".join(cells) + f"  {item.diverged:>8}")
+    return "\n".join(lines)
