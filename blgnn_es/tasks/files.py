@@ -106,20 +106,26 @@ def _read_npz(path: Path) -> tuple[np.ndarray, ...]:
 
 
 def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    table = None
-    for header_rows in (0, 1):  # a first line that is not numeric is taken as a header
-        try:
-            table = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=header_rows)
-            break
-        except ValueError as err:
-            problem = err
-        except OSError as err:
-            raise DataError(f"{path}: cannot read ({err})") from None
-    if table is None:
-        raise DataError(f"{path}: not a numeric CSV ({problem})")
+    try:
+        with open(path) as handle:
+            first_line = handle.readline()
+        table = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=_header_rows(first_line))
+    except OSError as err:
+        raise DataError(f"{path}: cannot read ({err})") from None
+    except ValueError as err:
+        raise DataError(f"{path}: not a numeric CSV ({err})") from None
     if table.shape[1] < 2:
         raise DataError(f"{path}: needs at least one input column and a label column")
     return table[:, :-1], table[:, -1]
+
+
+def _header_rows(first_line: str) -> int:
+    """1 when the first line is a header (some field is not a number), else 0."""
+    try:
+        [float(field) for field in first_line.split(",")]
+    except ValueError:
+        return 1
+    return 0
 
 
 def _checked_pair(path: Path, x: np.ndarray, y: np.ndarray, x_name: str,

@@ -5,6 +5,7 @@ be gzipped (the canonical `.gz` distribution) or plain.
 """
 
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -22,16 +23,16 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     the size or the compression is wrong."""
     try:
         raw = _read_bytes(path)
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
+    except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError
         raise DataError(f"{path}: cannot read ({err}); the file may be truncated") from None
+    found = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
+    if found != magic:
+        what = "images" if magic == IMAGE_MAGIC else "labels"
+        raise DataError(f"{path}: IDX magic {found}, expected {magic} ({what} file)")
     n_dims = magic & 0xFF
     header_size = 4 + 4 * n_dims
     if len(raw) < header_size:
         raise DataError(f"{path}: only {len(raw)} bytes, too short for an IDX header")
-    found = int.from_bytes(raw[:4], "big")
-    if found != magic:
-        what = "images" if magic == IMAGE_MAGIC else "labels"
-        raise DataError(f"{path}: IDX magic {found}, expected {magic} ({what} file)")
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(n_dims))
     expected = int(np.prod(shape)) + header_size
     if len(raw) != expected:
