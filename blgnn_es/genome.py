@@ -203,7 +203,7 @@ def random_genome(states: int, seed: int, scale: float = 0.5) -> np.ndarray:
 def validate_genome_array(values: Any, source: str = "genome") -> np.ndarray:
     """Return ``values`` as a float64 1-D finite genome or raise a one-line GenomeError."""
     arr = np.asarray(values)
-    if arr.dtype.kind not in "fiu" or arr.ndim != 1:
+    if arr.dtype.kind != "f" or arr.ndim != 1:
         raise GenomeError(
             f"{source}: expected a 1-D float array of length 4k²+7 (23 for k=2, 43 for k=3, "
             f"71 for k=4), got dtype {arr.dtype} with shape {arr.shape}"

@@ -1,0 +1,106 @@
+"""The public API: reproducibility, divergence, evaluation, input validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from blgnn_es import NetworkSpec, evaluate, hebbian_genome, run_unroll, train
+from blgnn_es.errors import NetworkError
+from blgnn_es.genome import assemble_genome, random_genome
+
+
+def _blobs(steps, batch, seed):
+    """Two well separated clusters in 4-D: a task any sane rule learns in a few steps."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, (steps, batch))
+    centres = np.array([[1.0, -1.0, 0.5, 0.0], [-1.0, 1.0, -0.5, 0.0]])
+    x = centres[labels] + 0.3 * rng.normal(size=(steps, batch, 4))
+    return x, labels
+
+
+def test_same_seed_same_numbers():
+    net = NetworkSpec(layer_sizes=(4, 16, 2), states=3)
+    genome = random_genome(3, seed=4, scale=0.3)
+    x, y = _blobs(6, 32, 0)
+    xe, ye = _blobs(2, 32, 1)
+    first = train(genome, net, x, y, seed=9, x_eval=xe, y_eval=ye, record_curve=True)
+    second = train(genome, net, x, y, seed=9, x_eval=xe, y_eval=ye, record_curve=True)
+    for a, b in zip(first.forward + first.backward, second.forward + second.backward, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert (first.accuracy, first.l2, first.ce) == (second.accuracy, second.l2, second.ce)
+    np.testing.assert_array_equal(first.curve, second.curve)
+    other = train(genome, net, x, y, seed=10)
+    assert not np.array_equal(other.forward[0], first.forward[0])
+
+
+def test_diverging_genome_is_flagged_not_raised():
+    net = NetworkSpec(layer_sizes=(4, 16, 2), states=2, normalization=False)
+    genome = assemble_genome(2, nu=[[1, 1], [0, 0]], nu_pre=np.eye(2),
+                             mu_post=[[0, 1], [0, 1]], f_syn=1e19, eta_syn=1e19)
+    x, y = _blobs(10, 32, 0)
+    xe, ye = _blobs(2, 32, 1)
+    result = run_unroll(genome, net, x, y, xe, ye, seed=0)
+    assert result.diverged
+    assert result.steps_done < 10
+    assert np.isnan(result.accuracy)
+
+
+def test_hebbian_genome_learns_separable_task():
+    net = NetworkSpec(layer_sizes=(4, 32, 2), states=2)
+    x, y = _blobs(10, 64, 0)
+    xe, ye = _blobs(4, 64, 1)
+    result = run_unroll(hebbian_genome(2, rate=0.05), net, x, y, xe, ye, seed=3,
+                        record_curve=True)
+    assert not result.diverged
+    assert result.accuracy > 0.9
+    assert result.curve.shape == (10,)
+
+
+def test_evaluate_matches_final_metrics_of_train():
+    net = NetworkSpec(layer_sizes=(4, 8, 2), states=2, dtype="float64")
+    genome = hebbian_genome(2, rate=0.05)
+    x, y = _blobs(5, 32, 0)
+    xe, ye = _blobs(1, 32, 1)
+    trained = train(genome, net, x, y, seed=1, x_eval=xe, y_eval=ye)
+    metrics = evaluate(genome, net, trained.forward, xe[0], ye[0])
+    assert metrics["accuracy"] == trained.accuracy
+    assert metrics["l2"] == pytest.approx(trained.l2, rel=1e-12)
+
+
+def test_float_targets_pass_through_and_labels_are_checked():
+    net = NetworkSpec(layer_sizes=(4, 8, 3), states=2)
+    x = np.zeros((2, 5, 4))
+    with pytest.raises(NetworkError, match="lie in 0..2"):
+        train(np.zeros(23), net, x, np.full((2, 5), 3), seed=0)
+    with pytest.raises(NetworkError, match=r"x_train must have shape"):
+        train(np.zeros(23), net, np.zeros((2, 5, 3)), np.zeros((2, 5), int), seed=0)
+    with pytest.raises(NetworkError, match="needs 23"):
+        train(np.zeros(43), net, x, np.zeros((2, 5), int), seed=0)
+    result = train(np.zeros(23), net, x, np.zeros((2, 5, 3)), seed=0)
+    assert result.steps_done == 2
+
+
+def test_network_settings_are_validated():
+    with pytest.raises(NetworkError, match="allowed: label, error"):
+        NetworkSpec(layer_sizes=(2, 1), feedback="labels")
+    with pytest.raises(NetworkError, match="unknown activation 'gelu'"):
+        NetworkSpec(layer_sizes=(2, 1), hidden_activation="gelu")
+    with pytest.raises(NetworkError, match="needs 2 names"):
+        NetworkSpec(layer_sizes=(2, 1), output_activation=["tanh"])
+    with pytest.raises(NetworkError, match="states must be >= 2"):
+        NetworkSpec(layer_sizes=(2, 1), states=1)
+    net = NetworkSpec(layer_sizes=(2, 3, 1), states=3, hidden_activation=["tanh", "relu", "identity"])
+    assert NetworkSpec.from_dict(net.to_dict()) == net
+
+
+def test_initial_synapses_follow_the_spec():
+    net = NetworkSpec(layer_sizes=(50, 40, 3), states=3, shared_states=True, tied=True,
+                      init_scale=2.0, dtype="float64")
+    forward, backward = net.init_weights(0)
+    assert backward is None
+    assert forward[0].shape == (51, 40, 3)
+    bound = 2.0 / np.sqrt(51)
+    assert np.abs(forward[0]).max() <= bound
+    assert np.abs(forward[0]).max() > 0.9 * bound
+    np.testing.assert_array_equal(forward[0][:, :, 0], forward[0][:, :, 2])
