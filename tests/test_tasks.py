@@ -217,5 +217,6 @@ def test_draw_unroll_whole_test_split():
     x_test, y_test = task.test_split()
     assert data.x_eval.shape == (1, TEST_POINTS, 2) and data.y_eval.shape == (1, TEST_POINTS)
     assert np.array_equal(data.x_eval[0], x_test) and np.array_equal(data.y_eval[0], y_test)
+    assert data.x_eval.flags.writeable and not x_test.flags.writeable  # a copy of the cache
     with pytest.raises(ValueError):
         draw_unroll(task, 1, steps=3, batch=0)

@@ -165,6 +165,7 @@ def test_image_unrolls_draw_train_and_test_splits(cache, mnist):
     assert np.array_equal(again.x_train, data.x_train)
     whole = draw_unroll(task, seed=4, steps=2, batch=8, eval_batches=None)
     assert whole.x_eval.shape == (1, 10_000, 196) and whole.y_eval.shape == (1, 10_000)
+    assert whole.x_eval.flags.writeable and not task.test_split()[0].flags.writeable
 
 
 def test_digits_are_scaled_and_split(cache):

@@ -38,7 +38,7 @@ class Task:
         raise NotImplementedError
 
     def test_split(self) -> tuple[np.ndarray, np.ndarray]:
-        """The whole fixed held-out set (may be read-only views of shared arrays)."""
+        """The whole fixed held-out set, read-only (it is shared, not copied)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -77,11 +77,11 @@ class ArrayTask(Task):
         return self._draw(rng, n, self.arrays.x_test, self.arrays.y_test)
 
     def test_split(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.asarray(self.arrays.x_test), self._labels(np.asarray(self.arrays.y_test))
+        return _read_only(self.arrays.x_test), _read_only(self._labels(self.arrays.y_test))
 
     def train_split(self) -> tuple[np.ndarray, np.ndarray]:
-        """The whole training split (read-only views when the arrays are shared)."""
-        return np.asarray(self.arrays.x_train), self._labels(np.asarray(self.arrays.y_train))
+        """The whole training split, as read-only views of the shared arrays."""
+        return _read_only(self.arrays.x_train), _read_only(self._labels(self.arrays.y_train))
 
     def _draw(
         self, rng: np.random.Generator, n: int, x: np.ndarray, y: np.ndarray
@@ -93,3 +93,10 @@ class ArrayTask(Task):
         if self.label_map is None:
             return labels
         return self.label_map[labels]
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """A plain ndarray view that cannot be written (the arrays are shared by all tasks)."""
+    view = np.asarray(array).view()
+    view.flags.writeable = False
+    return view

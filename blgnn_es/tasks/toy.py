@@ -76,7 +76,9 @@ class ToyTask(Task):
     def test_split(self) -> tuple[np.ndarray, np.ndarray]:
         """TEST_POINTS clean samples fixed by the task seed."""
         if self._test is None:
-            self._test = self.sample_test(np.random.default_rng(self._test_seed), TEST_POINTS)
+            x, y = self.sample_test(np.random.default_rng(self._test_seed), TEST_POINTS)
+            x.flags.writeable = y.flags.writeable = False  # cached: callers must not edit it
+            self._test = (x, y)
         return self._test
 
 

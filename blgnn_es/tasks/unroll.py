@@ -16,8 +16,8 @@ __all__ = ["UnrollData", "draw_unroll"]
 @dataclass(frozen=True)
 class UnrollData:
     """Batches for one unroll: x_train (T, B, n_in) float32 and y_train (T, B) int32;
-    x_eval (E, B, n_in) float32 and y_eval (E, B) int32. All C-contiguous; when the whole
-    test split is one batch, x_eval may be a read-only view of the shared arrays."""
+    x_eval (E, B, n_in) float32 and y_eval (E, B) int32; with the whole test split as one
+    batch, E = 1 and B = the split's size. All C-contiguous, writable, owned."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -48,8 +48,10 @@ def draw_unroll(task: Task, seed: int, steps: int, batch: int,
     x_train, y_train = _batches(task.sample_train, rng, steps, batch, task.n_inputs)
     if eval_batches is None:
         x_test, y_test = task.test_split()
-        x_eval = np.ascontiguousarray(x_test[None], dtype=np.float32)
-        y_eval = np.ascontiguousarray(y_test[None], dtype=np.int32)
+        # Copies: the split may be a read-only shared array, and numba compiles a separate
+        # specialization for read-only inputs.
+        x_eval = np.array(x_test[None], dtype=np.float32, order="C")
+        y_eval = np.array(y_test[None], dtype=np.int32, order="C")
     else:
         x_eval, y_eval = _batches(task.sample_test, rng, eval_batches, batch, task.n_inputs)
     return UnrollData(x_train, y_train, x_eval, y_eval)
