@@ -137,7 +137,7 @@ def new_strategy(config: Config, state: RunState):
         "verbose": -9,
         "verb_log": 0,
         "verb_disp": 0,
-        "signals_filename": None,
+        "signals_filename": "",  # no signals file (None would fall back to the default)
     }
     if config.genome.bounds is not None:
         options["bounds"] = list(config.genome.bounds)

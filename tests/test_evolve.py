@@ -1,0 +1,257 @@
+"""The CMA-ES driver end to end on tiny toy configs: evolve, resume after kill -9, backends,
+evaluate, report, refusal to overwrite, and divergence counted rather than raised."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from blgnn_es.cli import cli
+from blgnn_es.config import load_config_text
+from blgnn_es.evolve import evolve
+from blgnn_es.fitness import DrawPlan, EvaluationError, score_chunk
+from blgnn_es.parallel import SerialBackend, chunk_bounds
+from blgnn_es.rundir import RunDir, strip_timings
+
+TINY = """
+[run]
+name = "tiny"
+seed = 3
+[network]
+hidden = [8]
+[tasks]
+train = ["xor", "and"]
+validate = ["circles"]
+[unroll]
+steps = 5
+batch = 16
+eval_batches = 2
+[cmaes]
+popsize = 6
+max_generations = 6
+[parallel]
+backend = "serial"
+[report]
+validate_every = 2
+validate_seeds = 2
+"""
+
+
+def _write(tmp_path: Path, text: str = TINY, name: str = "tiny.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _metrics(run_dir: Path) -> list[dict]:
+    return [strip_timings(json.loads(line)) for line in (run_dir / "metrics.jsonl").open()]
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_evolve_evaluate_report(tmp_path):
+    config = _write(tmp_path)
+    out = tmp_path / "runs"
+    result = _invoke("evolve", "-c", str(config), "--out-dir", str(out))
+    assert result.exit_code == 0, result.output
+    run = out / "tiny"
+    for name in ("config.toml", "metrics.jsonl", "best_genome.npy", "best_genome.json",
+                 "mean_genome.npy", "mean_genome.json", "checkpoint", "log.txt", "result.json"):
+        assert (run / name).exists(), name
+    assert "blgnn-es evaluate" in result.output and str(run) in result.output
+    lines = _metrics(run)
+    assert [r["generation"] for r in lines] == list(range(6))
+    assert {"best", "median", "worst", "sigma", "evaluations", "diverged"} <= set(lines[0])
+    assert "validation" in lines[1] and "validation" in lines[-1] and "initial" in lines[0]
+    assert json.loads((run / "result.json").read_text())["stop_reason"] == "max_generations"
+
+    evaluated = _invoke("evaluate", str(run / "mean_genome.npy"), "--task", "xor",
+                        "--task", "blobs5", "--seeds", "2", "--steps", "4", "--json",
+                        "--out", str(tmp_path / "eval"))
+    assert evaluated.exit_code == 0, evaluated.output
+    summary = json.loads(evaluated.output)
+    assert [t["task"] for t in summary["tasks"]] == ["xor", "blobs5"]
+    assert summary["tasks"][1]["layer_sizes"] == [2, 8, 5]  # network per task shape
+    assert len(summary["tasks"][0]["curve_mean"]) == 4 and summary["hidden"] == [8]
+    assert (tmp_path / "eval" / "curve.csv").exists() and (tmp_path / "eval" / "curve.png").exists()
+    table = _invoke("evaluate", str(run / "best_genome.npy"), "--seeds", "2",
+                    "--out", str(tmp_path / "eval2"))
+    assert table.exit_code == 0 and "xor" in table.output and "±" in table.output
+
+    reported = _invoke("report", str(run))
+    assert reported.exit_code == 0, reported.output
+    for name in ("fitness.png", "validation.png", "genome.png", "summary.md"):
+        assert (run / name).stat().st_size > 0
+    assert "best fitness" in (run / "summary.md").read_text()
+
+
+def test_existing_run_dir_is_refused_without_force(tmp_path):
+    config = _write(tmp_path, TINY.replace("max_generations = 6", "max_generations = 1"))
+    out = str(tmp_path / "runs")
+    assert _invoke("evolve", "-c", str(config), "--out-dir", out).exit_code == 0
+    again = _invoke("evolve", "-c", str(config), "--out-dir", out)
+    assert again.exit_code == 2 and "--force" in again.output and "--resume" in again.output
+    assert _invoke("evolve", "-c", str(config), "--out-dir", out, "--force").exit_code == 0
+
+
+def test_resume_finished_run_with_more_generations(tmp_path):
+    config = _write(tmp_path)
+    out = tmp_path / "runs"
+    _invoke("evolve", "-c", str(config), "--out-dir", str(out), "--max-generations", "3")
+    resumed = _invoke("evolve", "--resume", str(out / "tiny"), "--max-generations", "6")
+    assert resumed.exit_code == 0, resumed.output
+    _invoke("evolve", "-c", str(config), "--out-dir", str(out), "--name", "straight")
+
+    def drop_validation(records):  # the first run also validated at its last generation
+        return [{k: v for k, v in r.items() if k != "validation"} for r in records]
+
+    assert drop_validation(_metrics(out / "tiny")) == drop_validation(_metrics(out / "straight"))
+    refused = _invoke("evolve", "--resume", str(out / "tiny"), "--set", "unroll.steps=9")
+    assert refused.exit_code == 2 and "unroll.steps" in refused.output
+
+
+def test_kill_9_then_resume_gives_identical_metrics(tmp_path):
+    slow = TINY.replace("max_generations = 6", "max_generations = 14").replace(
+        "popsize = 6", "popsize = 8").replace("steps = 5", "steps = 12")
+    config = _write(tmp_path, slow)
+    out = tmp_path / "runs"
+    base = [sys.executable, "-m", "blgnn_es.cli", "evolve"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    subprocess.run(base + ["-c", str(config), "--out-dir", str(out), "--name", "straight"],
+                   check=True, capture_output=True, env=env)
+    process = subprocess.Popen(base + ["-c", str(config), "--out-dir", str(out)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    metrics = out / "tiny" / "metrics.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 4:
+            break
+        time.sleep(0.005)
+    assert process.poll() is None, "the run finished before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = len(_metrics(out / "tiny"))
+    assert 4 <= done < 14
+    subprocess.run(base + ["--resume", str(out / "tiny")], check=True, capture_output=True,
+                   env=env)
+    assert _metrics(out / "tiny") == _metrics(out / "straight")
+    assert "resumed at generation" in (out / "tiny" / "log.txt").read_text()
+
+
+def test_serial_and_loky_give_identical_metrics(tmp_path):
+    config = _write(tmp_path, TINY.replace("max_generations = 6", "max_generations = 3"))
+    out = str(tmp_path / "runs")
+    assert _invoke("evolve", "-c", str(config), "--out-dir", out, "--name", "s").exit_code == 0
+    loky = _invoke("evolve", "-c", str(config), "--out-dir", out, "--name", "l",
+                   "--set", "parallel.backend=\"loky\"", "--workers", "2")
+    assert loky.exit_code == 0, loky.output
+    assert _metrics(tmp_path / "runs" / "s") == _metrics(tmp_path / "runs" / "l")
+
+
+def test_diverging_genomes_are_counted_not_raised(tmp_path):
+    # A synapse keep gate of 1e10 multiplies the synapses past float32's range in 5 steps.
+    from blgnn_es.genome import GenomeLayout, hebbian_genome, save_genome
+
+    values = hebbian_genome(2)
+    values[GenomeLayout(2).slot("f_syn")] = 1e10
+    start = save_genome(tmp_path / "exploding.npy", values)
+    text = TINY + f'[genome]\ninitial = "{start}"\nevolve = ["nu", "mu"]\n'
+    cfg = load_config_text(text)
+    run = RunDir.create(tmp_path / "run", cfg.to_toml())
+    state = evolve(cfg, run, SerialBackend())
+    lines = run.read_metrics()
+    assert state.stop_reason.startswith("cma:")  # a flat landscape: pycma's tolfun fires
+    assert all(r["diverged"] == 12 and r["best"] == 1.0 for r in lines)  # 6 genomes x 2 tasks
+    assert lines[0]["diverged_genomes"] == 6
+    assert lines[-1]["validation"]["diverged"] == 2
+
+
+def test_worker_exception_names_genome_generation_and_task(tmp_path):
+    cfg = load_config_text(TINY)
+    plan = DrawPlan(cfg.tasks.train, cfg.network, cfg.unroll, 1, 0)
+    bad = np.zeros((2, 11))  # not a valid genome length
+    with pytest.raises(EvaluationError, match=r"generation 5, genome 7, task xor"):
+        score_chunk(bad, plan, cfg.fitness, 5, 6 + 1)
+
+
+def test_exception_leaves_last_checkpoint_intact(tmp_path, monkeypatch):
+    cfg = load_config_text(TINY)
+    run = RunDir.create(tmp_path / "run", cfg.to_toml())
+    evolve(cfg, run, SerialBackend())
+    before = run.checkpoint.read_bytes()
+    import blgnn_es.evolve as driver
+
+    def broken(*args, **kwargs):
+        raise EvaluationError("generation 6, genome 0, task xor: boom")
+
+    monkeypatch.setattr(driver, "score_chunk", broken)
+    more = load_config_text(TINY.replace("max_generations = 6", "max_generations = 9"))
+    with pytest.raises(EvaluationError):
+        evolve(more, run, SerialBackend(), resume=True)
+    assert run.checkpoint.read_bytes() == before
+
+
+def test_fixed_slots_keep_their_initial_values(tmp_path):
+    text = TINY + "[genome]\ninitial = \"hebbian\"\nevolve = [\"eta_syn\", \"g\", \"h\"]\n"
+    cfg = load_config_text(text)
+    run = RunDir.create(tmp_path / "run", cfg.to_toml())
+    state = evolve(cfg, run, SerialBackend())
+    from blgnn_es.genome import GenomeLayout, hebbian_genome, load_genome
+
+    mean, _ = load_genome(run.mean_genome)
+    fixed = ~GenomeLayout(2).mask(["eta_syn", "g", "h"])
+    assert np.array_equal(mean[fixed], hebbian_genome(2)[fixed])
+    assert not np.array_equal(mean, hebbian_genome(2))
+    assert state.generation == 6
+
+
+def test_ipop_restarts_grow_the_population(tmp_path):
+    # Every genome diverges: the landscape is flat, pycma stops at once and IPOP restarts.
+    from blgnn_es.genome import GenomeLayout, hebbian_genome, save_genome
+
+    values = hebbian_genome(2)
+    values[GenomeLayout(2).slot("f_syn")] = 1e10
+    start = save_genome(tmp_path / "exploding.npy", values)
+    text = TINY.replace("max_generations = 6", "max_generations = 40").replace(
+        "[cmaes]\n", "[cmaes]\nrestarts = \"ipop\"\nmax_restarts = 2\n")
+    text += f'[genome]\ninitial = "{start}"\nevolve = ["nu", "mu"]\n'
+    cfg = load_config_text(text)
+    run = RunDir.create(tmp_path / "run", cfg.to_toml())
+    state = evolve(cfg, run, SerialBackend())
+    lines = run.read_metrics()
+    assert state.restart == 2 and state.stop_reason.startswith("cma:")
+    assert sorted({r["popsize"] for r in lines}) == [6, 12, 24]
+    assert sum("restart" in r.get("event", "") for r in lines) == 2
+
+
+def test_bipop_alternates_small_and_large_regimes(tmp_path):
+    from blgnn_es.genome import GenomeLayout, hebbian_genome, save_genome
+
+    values = hebbian_genome(2)
+    values[GenomeLayout(2).slot("f_syn")] = 1e10
+    start = save_genome(tmp_path / "exploding.npy", values)
+    text = TINY.replace("max_generations = 6", "max_generations = 60").replace(
+        "[cmaes]\n", "[cmaes]\nrestarts = \"bipop\"\nmax_restarts = 3\n")
+    text += f'[genome]\ninitial = "{start}"\nevolve = ["nu", "mu"]\n'
+    cfg = load_config_text(text)
+    run = RunDir.create(tmp_path / "run", cfg.to_toml())
+    state = evolve(cfg, run, SerialBackend())
+    events = " ".join(r.get("event", "") for r in run.read_metrics())
+    assert state.restart == 3
+    assert "(bipop, small)" in events and "(bipop, large)" in events
+
+
+def test_chunks_cover_the_population():
+    assert chunk_bounds(10, 4) == [(0, 2), (2, 5), (5, 8), (8, 10)]
+    assert chunk_bounds(3, 8) == [(0, 1), (1, 2), (2, 3)]
