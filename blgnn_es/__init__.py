@@ -14,11 +14,33 @@ from blgnn_es.genome import (  # noqa: E402
     random_genome,
     save_genome,
 )
-from blgnn_es.learner import TrainResult, UnrollResult, evaluate, run_unroll, train  # noqa: E402
+from blgnn_es.learner import (  # noqa: E402
+    PopulationResult,
+    TrainResult,
+    UnrollResult,
+    evaluate,
+    run_population,
+    run_unroll,
+    train,
+)
 from blgnn_es.network import NetworkSpec, backprop_network, encode_targets  # noqa: E402
 
 __all__ = [
-    "Genome", "GenomeLayout", "NetworkSpec", "TrainResult", "UnrollResult", "backprop_genome",
-    "backprop_network", "encode_targets", "evaluate", "hebbian_genome", "load_genome",
-    "random_genome", "run_unroll", "save_genome", "train",
+    "Genome",
+    "GenomeLayout",
+    "NetworkSpec",
+    "PopulationResult",
+    "TrainResult",
+    "UnrollResult",
+    "backprop_genome",
+    "backprop_network",
+    "encode_targets",
+    "evaluate",
+    "hebbian_genome",
+    "load_genome",
+    "random_genome",
+    "run_population",
+    "run_unroll",
+    "save_genome",
+    "train",
 ]

@@ -64,8 +64,14 @@ def _refuse_overwrite(path: Path, force: bool) -> None:
 
 
 @genome.command("backprop")
-@click.option("--lr", "learning_rate", type=float, default=0.1, show_default=True,
-              help="SGD learning rate (the genome's eta_syn is -lr).")
+@click.option(
+    "--lr",
+    "learning_rate",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="SGD learning rate (the genome's eta_syn is -lr).",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--force", is_flag=True, help="Replace an existing file.")
 @friendly_errors
@@ -74,26 +80,39 @@ def genome_backprop(learning_rate: float, output: Path, force: bool) -> None:
     _refuse_overwrite(output, force)
     net = backprop_network((1, 1)).to_dict()
     net.pop("layer_sizes")
-    path = save_genome(output, backprop_genome(learning_rate), network=net,
-                       provenance={"preset": "backprop", "learning_rate": learning_rate})
-    click.echo(f"wrote {path} (+ {path.with_suffix('.json').name}); use it with the network "
-               "settings in the sidecar")
+    path = save_genome(
+        output,
+        backprop_genome(learning_rate),
+        network=net,
+        provenance={"preset": "backprop", "learning_rate": learning_rate},
+    )
+    click.echo(
+        f"wrote {path} (+ {path.with_suffix('.json').name}); use it with the network "
+        "settings in the sidecar"
+    )
 
 
 @genome.command("random")
 @click.option("--states", "-k", type=click.IntRange(min=2), default=2, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--scale", type=click.FloatRange(min=0.0), default=0.5, show_default=True,
-              help="Standard deviation of the entries.")
+@click.option(
+    "--scale",
+    type=click.FloatRange(min=0.0),
+    default=0.5,
+    show_default=True,
+    help="Standard deviation of the entries.",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--force", is_flag=True, help="Replace an existing file.")
 @friendly_errors
 def genome_random(states: int, seed: int, scale: float, output: Path, force: bool) -> None:
     """A random genome for k states, drawn from SEED."""
     _refuse_overwrite(output, force)
-    path = save_genome(output, random_genome(states, seed, scale),
-                       provenance={"preset": "random", "states": states, "seed": seed,
-                                   "scale": scale})
+    path = save_genome(
+        output,
+        random_genome(states, seed, scale),
+        provenance={"preset": "random", "states": states, "seed": seed, "scale": scale},
+    )
     click.echo(f"wrote {path} (k={states}, {4 * states * states + 7} numbers)")
 
 
@@ -106,8 +125,11 @@ def genome_random(states: int, seed: int, scale: float, output: Path, force: boo
 def genome_hebbian(states: int, rate: float, output: Path, force: bool) -> None:
     """A hand-made Hebbian start: output weights learn input x label, no backward pass."""
     _refuse_overwrite(output, force)
-    path = save_genome(output, hebbian_genome(states, rate),
-                       provenance={"preset": "hebbian", "states": states, "rate": rate})
+    path = save_genome(
+        output,
+        hebbian_genome(states, rate),
+        provenance={"preset": "hebbian", "states": states, "rate": rate},
+    )
     click.echo(f"wrote {path}")
 
 
@@ -137,8 +159,10 @@ def _register_optional_groups() -> None:
     """Attach the command groups that live in their own modules."""
     import importlib
 
-    for module, names in (("blgnn_es.cli_tasks", ("tasks_group", "data_group")),
-                          ("blgnn_es.cli_run", ("evolve", "evaluate", "report"))):
+    for module, names in (
+        ("blgnn_es.cli_tasks", ("tasks_group", "data_group")),
+        ("blgnn_es.cli_run", ("evolve", "evaluate", "report")),
+    ):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as err:

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import IO, Any
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], Any], binary: bool = False) -> None:
+def atomic_write(
+    path: str | os.PathLike, write: Callable[[IO[Any]], Any], binary: bool = False
+) -> None:
     """Call ``write(fh)`` on a temporary file beside ``path``, fsync it, then rename it over."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -48,7 +48,9 @@ def states_from_length(length: int) -> int:
     k = math.isqrt(max(length - len(SCALAR_SLOTS), 0) // 4)
     if k < 2 or genome_length(k) != length:
         valid = ", ".join(f"{genome_length(s)} (k={s})" for s in range(2, 7))
-        raise GenomeError(f"a genome of {length} numbers fits no k >= 2; valid lengths are 4k²+7: {valid}, ...")
+        raise GenomeError(
+            f"a genome of {length} numbers fits no k >= 2; valid lengths are 4k²+7: {valid}, ..."
+        )
     return k
 
 
@@ -130,7 +132,15 @@ def assemble_genome(states: int, **slots: Any) -> np.ndarray:
     """
     layout = GenomeLayout(states)
     flat = np.zeros(layout.length)
-    defaults = {"f": 1.0, "eta": 1.0, "f_syn": 1.0, "eta_syn": 0.0, "g": 1.0, "h": 0.0, "omega": 0.0}
+    defaults = {
+        "f": 1.0,
+        "eta": 1.0,
+        "f_syn": 1.0,
+        "eta_syn": 0.0,
+        "g": 1.0,
+        "h": 0.0,
+        "omega": 0.0,
+    }
     for name in SLOT_NAMES:
         if name in slots:
             value = np.asarray(slots.pop(name), dtype=np.float64)
@@ -144,7 +154,9 @@ def assemble_genome(states: int, **slots: Any) -> np.ndarray:
             raise GenomeError(f"slot {name!r} must have shape {expected}, got {value.shape}")
         flat[target] = value.reshape(-1)
     if slots:
-        raise GenomeError(f"unknown genome slots {sorted(slots)}; slots are {', '.join(SLOT_NAMES)}")
+        raise GenomeError(
+            f"unknown genome slots {sorted(slots)}; slots are {', '.join(SLOT_NAMES)}"
+        )
     return flat
 
 
@@ -179,8 +191,15 @@ def hebbian_genome(states: int = 2, rate: float = 0.003) -> np.ndarray:
     mu_post = np.zeros((states, states))
     mu_post[:, 1] = 1.0
     return assemble_genome(
-        states, nu=nu, mu=np.zeros((states, states)), nu_pre=np.eye(states),
-        mu_post=mu_post, f=1.0, eta=1.0, f_syn=1.0, eta_syn=float(rate),
+        states,
+        nu=nu,
+        mu=np.zeros((states, states)),
+        nu_pre=np.eye(states),
+        mu_post=mu_post,
+        f=1.0,
+        eta=1.0,
+        f_syn=1.0,
+        eta_syn=float(rate),
     )
 
 
@@ -222,8 +241,13 @@ def sidecar_path(path: Path) -> Path:
     return Path(path).with_suffix(".json")
 
 
-def save_genome(path: str | os.PathLike, values: np.ndarray, *, network: dict | None = None,
-                provenance: dict | None = None) -> Path:
+def save_genome(
+    path: str | os.PathLike,
+    values: np.ndarray,
+    *,
+    network: dict | None = None,
+    provenance: dict | None = None,
+) -> Path:
     """Write ``values`` as ``.npy`` and the JSON sidecar next to it, each atomically."""
     path = Path(path)
     if path.suffix != ".npy":

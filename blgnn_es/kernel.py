@@ -5,9 +5,10 @@ raises on nothing (inputs are validated in blgnn_es/learner.py), and is compiled
 dtype (``cache=True``). ``error_model="numpy"`` keeps division free of Python's
 zero-division checks, so the element loops vectorize.
 
-Layout inside the kernel is channel-major so each channel's matrix is one contiguous
-BLAS operand:
-- activations of layer ℓ: (k, B, n_ℓ)
+Layout inside the kernel is channel-major, so each channel's matrix is one contiguous
+BLAS operand, and batch-minor, so every element loop runs over the batch (long and
+contiguous) rather than over a layer that may hold 1 or 2 neurons:
+- activations of layer ℓ: (k, n_ℓ, B); inputs (T, n_0, B); targets (T, n_L, B)
 - forward synapses W_ℓ: (k, n_ℓ + 1, n_{ℓ+1}), row n_ℓ is the bias neuron
 - backward synapses V_ℓ: (k, n_{ℓ+1}, n_ℓ)
 All layers' W live in one flat buffer (``w_buf``, layer ℓ starting at ``w_off[ℓ]``), and
@@ -31,7 +32,7 @@ OPT_NORMALIZE = 4
 OPT_OJA = 5
 OPT_READ_NORM = 6
 OPT_FAST_ACTIVATIONS = 7  # rational tanh (float32 path); 0 = libm tanh/exp (float64 path)
-OPT_UPDATE_UNREAD = 8     # also update V_0, which no pass reads (only to return it)
+OPT_UPDATE_UNREAD = 8  # also update V_0, which no pass reads (only to return it)
 OPT_RECORD_CURVE = 9
 N_OPTIONS = 10
 
@@ -74,210 +75,215 @@ def _tanh_fast(x, tc):
 def tanh_fast(x: np.ndarray) -> np.ndarray:
     """The kernel's float32 tanh applied to an array (for tests and benchmarks)."""
     out = np.array(x, copy=True)
-    _activate(ACT_TANH, True, out.reshape(1, -1))
+    _activate(ACT_TANH, True, out.reshape(1, -1), out.dtype.type(1.0))
     return out
 
 
 @njit(cache=True, error_model="numpy")
-def _activate(code, fast, x):
-    """φ of SPEC §3 applied in place to one state's (B, n) block (C-contiguous)."""
-    if code == ACT_IDENTITY:
-        return
+def _activate(code, fast, x, scale):
+    """x ← φ(scale·x) in place on one state's block (C-contiguous); φ of SPEC §3.
+
+    The gate multiplies in the same pass as the activation: one sweep over memory.
+    """
     flat = x.reshape(x.size)
     n = flat.size
     tc = _tanh_coefficients(flat)
     one = tc[6]
     zero = one - one
     half = one / (one + one)
-    if code == ACT_RELU:
+    if code == ACT_IDENTITY:
+        if scale != one:
+            for i in range(n):
+                flat[i] = scale * flat[i]
+    elif code == ACT_RELU:
         for i in range(n):
-            v = flat[i]
+            v = scale * flat[i]
             flat[i] = v if v > zero else zero
     elif fast:
         if code == ACT_TANH:
             for i in range(n):
-                flat[i] = _tanh_fast(flat[i], tc)
+                flat[i] = _tanh_fast(scale * flat[i], tc)
         elif code == ACT_RELU_TANH:
             for i in range(n):
-                v = _tanh_fast(flat[i], tc)
+                v = _tanh_fast(scale * flat[i], tc)
                 flat[i] = v if v > zero else zero
         elif code == ACT_SIGMOID:
             for i in range(n):  # σ(x) = (1 + tanh(x/2)) / 2
-                flat[i] = half + half * _tanh_fast(half * flat[i], tc)
+                flat[i] = half + half * _tanh_fast(half * (scale * flat[i]), tc)
         elif code == ACT_DSIGMOID:
             for i in range(n):
-                s = half + half * _tanh_fast(half * flat[i], tc)
+                s = half + half * _tanh_fast(half * (scale * flat[i]), tc)
                 flat[i] = s * (one - s)
     else:
         if code == ACT_TANH:
             for i in range(n):
-                flat[i] = np.tanh(flat[i])
+                flat[i] = np.tanh(scale * flat[i])
         elif code == ACT_RELU_TANH:
             for i in range(n):
-                v = np.tanh(flat[i])
+                v = np.tanh(scale * flat[i])
                 flat[i] = v if v > zero else zero
         elif code == ACT_SIGMOID:
             for i in range(n):
-                flat[i] = one / (one + np.exp(-flat[i]))
+                flat[i] = one / (one + np.exp(-(scale * flat[i])))
         elif code == ACT_DSIGMOID:
             for i in range(n):
-                s = one / (one + np.exp(-flat[i]))
+                s = one / (one + np.exp(-(scale * flat[i])))
                 flat[i] = s * (one - s)
 
 
 # Below this many multiply-adds a plain loop beats the fixed cost of a BLAS call (toy tasks).
-SMALL_PRODUCT = 1 << 15
+SMALL_PRODUCT = 1 << 14
+# Batch reductions may be reassociated so they vectorize; results move by rounding only.
+REDUCE = {"reassoc"}
 
 
 @njit(cache=True, error_model="numpy")
-def _matmul(a, b, out):
-    """out = a @ b."""
-    m, inner = a.shape
-    n = b.shape[1]
-    if m * inner * n >= SMALL_PRODUCT:
-        np.dot(a, b, out)
+def _product_tn(a, x, out):
+    """out = aᵀ @ x for a (m, n), x (m, B): a layer's synapses applied to a batch."""
+    m, n = a.shape
+    batch = x.shape[1]
+    if m * n * batch >= SMALL_PRODUCT:
+        np.dot(a.T, x, out)
+        return
+    for j in range(n):
+        for b in range(batch):
+            out[j, b] = 0.0
+    for i in range(m):
+        for j in range(n):
+            s = a[i, j]
+            for b in range(batch):
+                out[j, b] += s * x[i, b]
+
+
+@njit(cache=True, error_model="numpy")
+def _product_nn(a, x, out):
+    """out = a @ x for a (n, m), x (m, B): the tied backward pass reads W untransposed."""
+    n, m = a.shape
+    batch = x.shape[1]
+    if m * n * batch >= SMALL_PRODUCT:
+        np.dot(a, x, out)
+        return
+    for j in range(n):
+        for b in range(batch):
+            out[j, b] = 0.0
+        for i in range(m):
+            s = a[j, i]
+            for b in range(batch):
+                out[j, b] += s * x[i, b]
+
+
+@njit(cache=True, error_model="numpy", fastmath=REDUCE)
+def _product_nt(x, y, out):
+    """out = x @ yᵀ for x (m, B), y (n, B): the batch sums of the Hebbian products."""
+    m, batch = x.shape
+    n = y.shape[0]
+    if m * n * batch >= SMALL_PRODUCT:
+        np.dot(x, y.T, out)
         return
     for i in range(m):
         for j in range(n):
-            out[i, j] = 0.0
-        for p in range(inner):
-            s = a[i, p]
-            for j in range(n):
-                out[i, j] += s * b[p, j]
+            s = x[i, 0] * y[j, 0]
+            for b in range(1, batch):
+                s += x[i, b] * y[j, b]
+            out[i, j] = s
 
 
-@njit(cache=True, error_model="numpy")
-def _matmul_tn(a, b, out):
-    """out = aᵀ @ b for a (B, m), b (B, n): the batch sums of the Hebbian products."""
-    batch, m = a.shape
-    n = b.shape[1]
-    if batch * m * n >= SMALL_PRODUCT:
-        np.dot(a.T, b, out)
-        return
-    for i in range(m):
-        for j in range(n):
-            out[i, j] = 0.0
-    for r in range(batch):
-        for i in range(m):
-            s = a[r, i]
-            for j in range(n):
-                out[i, j] += s * b[r, j]
-
-
-@njit(cache=True, error_model="numpy")
-def _matmul_nt(a, b, out):
-    """out = a @ bᵀ for a (B, p), b (m, p): the tied backward pass reads W transposed."""
-    batch, inner = a.shape
-    m = b.shape[0]
-    if batch * inner * m >= SMALL_PRODUCT:
-        np.dot(a, b.T, out)
-        return
-    for r in range(batch):
-        for i in range(m):
-            s = a[r, 0] * b[i, 0]
-            for p in range(1, inner):
-                s += a[r, p] * b[i, p]
-            out[r, i] = s
-
-
-@njit(cache=True, error_model="numpy")
-def _normalize(u, g, h, stats):
-    """N of SPEC §5 in place on one channel's (B, n): per neuron over the batch.
-
-    ``stats`` (2, n) is scratch space in the dtype of ``u``.
-    """
-    batch, n = u.shape
-    mean = stats[0]
-    scale = stats[1]
+@njit(cache=True, error_model="numpy", fastmath=REDUCE)
+def _normalize(u, g, h):
+    """N of SPEC §5 in place on one channel's (n, B): per neuron over the batch."""
+    n, batch = u.shape
+    typed = u.dtype.type  # keep float32 arithmetic in float32: no silent promotion
+    inv_batch = typed(1.0 / batch)
+    eps = typed(NORM_EPS)
     for j in range(n):
-        mean[j] = 0.0
-        scale[j] = 0.0
-    for b in range(batch):
-        for j in range(n):
-            mean[j] += u[b, j]
-    for j in range(n):
-        mean[j] /= batch
-    for b in range(batch):
-        for j in range(n):
-            d = u[b, j] - mean[j]
-            scale[j] += d * d
-    for j in range(n):
-        scale[j] = g / np.sqrt(scale[j] / batch + NORM_EPS)
-    for b in range(batch):
-        for j in range(n):
-            u[b, j] = (u[b, j] - mean[j]) * scale[j] + h
+        mean = typed(0.0)
+        for b in range(batch):
+            mean += u[j, b]
+        mean *= inv_batch
+        var = typed(0.0)
+        for b in range(batch):
+            var += (u[j, b] - mean) * (u[j, b] - mean)
+        scale = g / np.sqrt(var * inv_batch + eps)
+        for b in range(batch):
+            u[j, b] = (u[j, b] - mean) * scale + h
 
 
 @njit(cache=True, error_model="numpy")
 def _mix_pre(acts, transform, c, out, with_bias):
-    """out[:, :n] = Σ_d acts[d] · transform[d, c]: the states mixed by column c.
+    """out[:n] = Σ_d acts[d] · transform[d, c]: the states mixed by column c.
 
-    With ``with_bias`` the extra column n is the bias neuron of ã = [a, 1] (SPEC §3.2),
+    With ``with_bias`` the extra row n is the bias neuron of ã = [a, 1] (SPEC §3.2),
     whose states are all 1: Σ_d transform[d, c].
     """
-    k, batch, n = acts.shape
-    for b in range(batch):
-        for i in range(n):
-            out[b, i] = 0.0
+    k, n, batch = acts.shape
+    flat_out = out.reshape(out.size)
+    size = n * batch
+    first = True
     for d in range(k):
         t = transform[d, c]
         if t == 0.0:
             continue
-        for b in range(batch):
-            for i in range(n):
-                out[b, i] += t * acts[d, b, i]
+        src = acts[d].reshape(size)
+        if first:
+            for i in range(size):
+                flat_out[i] = t * src[i]
+            first = False
+        else:
+            for i in range(size):
+                flat_out[i] += t * src[i]
+    if first:
+        for i in range(size):
+            flat_out[i] = 0.0
     if with_bias:
         total = transform[0, c]
         for d in range(1, k):
             total += transform[d, c]
         for b in range(batch):
-            out[b, n] = total
+            out[n, b] = total
 
 
 @njit(cache=True, error_model="numpy")
 def _mix_post(acts, transform, c, out):
     """out = Σ_e transform[c, e] · acts[e]: the states mixed by row c (μ̃ of SPEC §3.5)."""
-    k, batch, n = acts.shape
-    for b in range(batch):
-        for i in range(n):
-            out[b, i] = 0.0
+    k, n, batch = acts.shape
+    flat_out = out.reshape(out.size)
+    size = n * batch
+    for i in range(size):
+        flat_out[i] = 0.0
     for e in range(k):
         t = transform[c, e]
         if t == 0.0:
             continue
-        for b in range(batch):
-            for i in range(n):
-                out[b, i] += t * acts[e, b, i]
+        src = acts[e].reshape(size)
+        for i in range(size):
+            flat_out[i] += t * src[i]
 
 
 @njit(cache=True, error_model="numpy")
-def _scale_by_inverse_norms(u, mat, by_columns, width, norms):
+def _scale_by_inverse_norms(u, mat, by_columns, width):
     """Synapse read-normalization (SPEC §5) without touching the stored matrix.
 
-    Dividing column j of the matrix by its norm equals dividing column j of the product.
-    ``by_columns``: norms of mat[:, j] (W forward, V backward); otherwise norms of rows
-    mat[i, :width] (tied V = W[:n]ᵀ, whose column i is row i of W).
+    Dividing column j of the matrix by its norm equals dividing row j of the product
+    (n, B). ``by_columns``: norms of mat[:, j] (W forward, V backward); otherwise norms
+    of rows mat[j, :width] (tied V = W[:n]ᵀ, whose column j is row j of W).
     """
-    n = u.shape[1]
+    n, batch = u.shape
+    typed = u.dtype.type
     for j in range(n):
-        norms[j] = 0.0
-    if by_columns:
-        for r in range(mat.shape[0]):
-            for j in range(n):
-                norms[j] += mat[r, j] * mat[r, j]
-    else:
-        for j in range(n):
+        total = typed(0.0)
+        if by_columns:
+            for r in range(mat.shape[0]):
+                total += mat[r, j] * mat[r, j]
+        else:
             for r in range(width):
-                norms[j] += mat[j, r] * mat[j, r]
-    for j in range(n):
-        norms[j] = 1.0 / np.sqrt(norms[j])
-    for b in range(u.shape[0]):
-        for j in range(n):
-            u[b, j] *= norms[j]
+                total += mat[j, r] * mat[j, r]
+        inv = typed(1.0) / np.sqrt(total)
+        for b in range(batch):
+            u[j, b] *= inv
 
 
 @njit(cache=True, error_model="numpy")
-def _forward_layer(a_in, a_out, w, nu, eta, g, h, codes, options, mix, stats, n_channels):
+def _forward_layer(a_in, a_out, w, nu, eta, g, h, codes, options, mix, n_channels):
     """SPEC §3.2 for one layer: u_c = ([a, 1] ν[:, c]) W_c ; a' = φ(η·N(u)).
 
     The states of ``a_out`` are 0 at this point (step 1 resets them), so f·a' vanishes and
@@ -285,57 +291,57 @@ def _forward_layer(a_in, a_out, w, nu, eta, g, h, codes, options, mix, stats, n_
     (the evaluation reads state 0 of the output only).
     """
     fast = options[OPT_FAST_ACTIVATIONS] != 0
-    batch = a_out.shape[1]
-    n_out = a_out.shape[2]
     for c in range(n_channels):
         _mix_pre(a_in, nu, c, mix, True)
         u = a_out[c]
-        _matmul(mix, w[c], u)
+        _product_tn(w[c], mix, u)
         if options[OPT_READ_NORM] != 0:
-            _scale_by_inverse_norms(u, w[c], True, 0, stats[0])
+            _scale_by_inverse_norms(u, w[c], True, 0)
         if options[OPT_NORMALIZE] != 0:
-            _normalize(u, g, h, stats)
-        for b in range(batch):
-            for j in range(n_out):
-                u[b, j] = eta * u[b, j]
-        _activate(codes[c], fast, u)
+            _normalize(u, g, h)
+        _activate(codes[c], fast, u, eta)
 
 
 @njit(cache=True, error_model="numpy")
-def _backward_layer(a_above, a_here, w, v, mu, f, eta, g, h, codes, options, mix, wide,
-                    narrow, stats):
+def _backward_layer(a_above, a_here, w, v, mu, f, eta, g, h, codes, options, mix, wide):
     """SPEC §3.4 for one layer: v_c = (a_{ℓ+1} μ[:, c]) V_c, then additive or multiplicative."""
-    k, batch, n = a_here.shape
+    k, n, batch = a_here.shape
     fast = options[OPT_FAST_ACTIVATIONS] != 0
     tied = options[OPT_TIED] != 0
     multiplicative = options[OPT_BACKWARD_MULT] != 0
     first = 1 if multiplicative else 0  # multiplicative: state 0 is left as it is
+    narrow = wide[:n]
     for c in range(first, k):
         _mix_pre(a_above, mu, c, mix, False)
-        if tied:  # V_c = W_c[:n]ᵀ: multiply by W_cᵀ, then drop the bias column
-            _matmul_nt(mix, w[c], wide)
-            for b in range(batch):
-                for i in range(n):
-                    narrow[b, i] = wide[b, i]
+        if tied:  # V_c = W_c[:n]ᵀ, so v = W_c[:n] @ m
+            _product_nn(w[c][:n], mix, narrow)
         else:
-            _matmul(mix, v[c], narrow)
+            _product_tn(v[c], mix, narrow)
         if options[OPT_READ_NORM] != 0:
             if tied:
-                _scale_by_inverse_norms(narrow, w[c], False, w.shape[2], stats[0])
+                _scale_by_inverse_norms(narrow, w[c], False, w.shape[2])
             else:
-                _scale_by_inverse_norms(narrow, v[c], True, 0, stats[0])
-        target = a_here[c]
+                _scale_by_inverse_norms(narrow, v[c], True, 0)
+        target = a_here[c].reshape(n * batch)
+        vin = narrow.reshape(n * batch)
         if multiplicative:
-            for b in range(batch):
-                for i in range(n):
-                    target[b, i] = f * target[b, i] * narrow[b, i]
+            for i in range(n * batch):
+                target[i] = f * target[i] * vin[i]
         else:
             if options[OPT_NORMALIZE] != 0:
-                _normalize(narrow, g, h, stats)
-            for b in range(batch):
-                for i in range(n):
-                    target[b, i] = f * target[b, i] + eta * narrow[b, i]
-        _activate(codes[c], fast, target)
+                _normalize(narrow, g, h)
+            for i in range(n * batch):
+                target[i] = f * target[i] + eta * vin[i]
+        _activate(codes[c], fast, a_here[c], a_here.dtype.type(1.0))
+
+
+@njit(cache=True, error_model="numpy", fastmath=REDUCE)
+def _row_sums_of_squares(x, out):
+    for j in range(x.shape[0]):
+        s = x[j, 0] * x[j, 0]
+        for b in range(1, x.shape[1]):
+            s += x[j, b] * x[j, b]
+        out[j] = s
 
 
 @njit(cache=True, error_model="numpy")
@@ -350,52 +356,63 @@ def _gated_update(mat, delta, f_syn, eta_syn, inv_batch, decay, factor_sq, oja):
             factor_sq[j] *= decay * inv_batch
         for i in range(rows):
             for j in range(cols):
-                mat[i, j] = f_syn * mat[i, j] + eta_syn * (delta[i, j] * inv_batch
-                                                           - factor_sq[j] * mat[i, j])
+                mat[i, j] = f_syn * mat[i, j] + eta_syn * (
+                    delta[i, j] * inv_batch - factor_sq[j] * mat[i, j]
+                )
     else:
-        for i in range(rows):
-            for j in range(cols):
-                mat[i, j] = f_syn * mat[i, j] + eta_syn * (delta[i, j] * inv_batch)
+        flat = mat.reshape(mat.size)
+        flat_delta = delta.reshape(delta.size)
+        for i in range(flat.size):
+            flat[i] = f_syn * flat[i] + eta_syn * (flat_delta[i] * inv_batch)
 
 
 @njit(cache=True, error_model="numpy")
-def _column_sums_of_squares(x, out):
-    for j in range(x.shape[1]):
-        out[j] = 0.0
-    for b in range(x.shape[0]):
-        for j in range(x.shape[1]):
-            out[j] += x[b, j] * x[b, j]
-
-
-@njit(cache=True, error_model="numpy")
-def _hebbian_update(pre, post, w, v, nu_pre, mu_post, f_syn, eta_syn, omega, options,
-                    p_buf, q_buf, dw, qt_buf, pt_buf, dv, stats, update_v):
+def _hebbian_update(
+    pre,
+    post,
+    w,
+    v,
+    nu_pre,
+    mu_post,
+    f_syn,
+    eta_syn,
+    omega,
+    options,
+    p_buf,
+    q_buf,
+    dw,
+    qt_buf,
+    pt_buf,
+    dv,
+    sq,
+    update_v,
+):
     """SPEC §3.5 for one layer, in place on w (and v when ``update_v``).
 
     ΔW_c = P_cᵀ Q_c / B with P_c = [a, 1] ν̃[:, c] and Q_c = μ̃[c, :] q; ΔV_c likewise
     with the roles of pre and post swapped. With shared states only channel 0 is
     computed, then copied to the others.
     """
-    k, batch, n = pre.shape
+    k, n, batch = pre.shape
     channels = 1 if options[OPT_SHARED] != 0 else k
     oja = options[OPT_OJA] != 0
     # sign(η̃)·|ω|: the Oja term always decays, whatever the sign of η̃
     decay = abs(omega) if eta_syn > 0 else (-abs(omega) if eta_syn < 0 else omega - omega)
-    inv_batch = eta_syn - eta_syn + 1.0 / batch  # in the synapses' dtype
+    inv_batch = pre.dtype.type(1.0 / batch)
     for c in range(channels):
         _mix_pre(pre, nu_pre, c, p_buf, True)
         _mix_post(post, mu_post, c, q_buf)
-        _matmul_tn(p_buf, q_buf, dw)
+        _product_nt(p_buf, q_buf, dw)
         if oja:
-            _column_sums_of_squares(q_buf, stats[0])
-        _gated_update(w[c], dw, f_syn, eta_syn, inv_batch, decay, stats[0], oja)
+            _row_sums_of_squares(q_buf, sq)
+        _gated_update(w[c], dw, f_syn, eta_syn, inv_batch, decay, sq, oja)
         if update_v:
-            _mix_pre(post, nu_pre, c, qt_buf, False)   # Σ_d q[b,j,d] ν̃[d,c]
-            _mix_post(pre, mu_post, c, pt_buf)         # Σ_e μ̃[c,e] p[b,i,e]
-            _matmul_tn(qt_buf, pt_buf, dv)
+            _mix_pre(post, nu_pre, c, qt_buf, False)  # Σ_d q[b,j,d] ν̃[d,c]
+            _mix_post(pre, mu_post, c, pt_buf)  # Σ_e μ̃[c,e] p[b,i,e]
+            _product_nt(qt_buf, pt_buf, dv)
             if oja:
-                _column_sums_of_squares(pt_buf, stats[1])
-            _gated_update(v[c], dv, f_syn, eta_syn, inv_batch, decay, stats[1], oja)
+                _row_sums_of_squares(pt_buf, sq)
+            _gated_update(v[c], dv, f_syn, eta_syn, inv_batch, decay, sq, oja)
     if channels == 1:
         for c in range(1, k):
             w[c, :, :] = w[0]
@@ -406,22 +423,26 @@ def _hebbian_update(pre, post, w, v, nu_pre, mu_post, f_syn, eta_syn, omega, opt
 @njit(cache=True, error_model="numpy")
 def _all_finite(buf):
     """False when any entry is NaN or ±inf (x·0 is NaN exactly then); vectorizes."""
-    acc = 0.0
+    zero = buf.dtype.type(0.0)
+    acc = zero
     for i in range(buf.size):
-        acc += buf[i] * 0.0
-    return acc == 0.0
+        acc += buf[i] * zero
+    return acc == zero
 
 
 @njit(cache=True, error_model="numpy")
 def _evaluate(sizes, ws, nu, eta, g, h, act_fwd, options, x_eval, y_eval, result):
-    """SPEC §6.3–6.4: forward-only passes over the eval batches; accuracy, L2, CE into result."""
+    """SPEC §6.3–6.4: forward-only passes over the eval batches; accuracy, L2, CE into result.
+
+    L2 is the mean over examples of ½ Σ_j (ŷ_j − t_j)² with ±1 targets; CE the softmax
+    cross-entropy of state 0 (one output: the logistic loss log(1 + e^{−t·ŷ})).
+    """
     n_layers = sizes.shape[0] - 1
     k = nu.shape[0]
-    n_batches, batch, _ = x_eval.shape
+    n_batches, _, batch = x_eval.shape
     dtype = x_eval.dtype
-    acts = [np.zeros((k, batch, sizes[layer]), dtype=dtype) for layer in range(n_layers + 1)]
-    mixes = [np.empty((batch, sizes[layer] + 1), dtype=dtype) for layer in range(n_layers)]
-    stats = np.empty((2, sizes.max() + 1), dtype=dtype)
+    acts = [np.zeros((k, sizes[layer], batch), dtype=dtype) for layer in range(n_layers + 1)]
+    mixes = [np.empty((sizes[layer] + 1, batch), dtype=dtype) for layer in range(n_layers)]
     n_out = sizes[n_layers]
     correct = 0.0
     l2 = 0.0
@@ -430,13 +451,24 @@ def _evaluate(sizes, ws, nu, eta, g, h, act_fwd, options, x_eval, y_eval, result
         acts[0][0] = x_eval[e]  # states >= 1 of the input layer stay 0
         for layer in range(n_layers):
             channels = 1 if layer == n_layers - 1 else k
-            _forward_layer(acts[layer], acts[layer + 1], ws[layer], nu, eta, g, h,
-                           act_fwd[layer], options, mixes[layer], stats, channels)
+            _forward_layer(
+                acts[layer],
+                acts[layer + 1],
+                ws[layer],
+                nu,
+                eta,
+                g,
+                h,
+                act_fwd[layer],
+                options,
+                mixes[layer],
+                channels,
+            )
         out = acts[n_layers][0]
         for b in range(batch):
             label = y_eval[e, b]
             if n_out == 1:
-                y = out[b, 0]
+                y = out[0, b]
                 t = 1.0 if label == 1 else -1.0
                 pred = 1 if y > 0 else 0
                 l2 += 0.5 * (y - t) * (y - t)
@@ -444,9 +476,9 @@ def _evaluate(sizes, ws, nu, eta, g, h, act_fwd, options, x_eval, y_eval, result
                 ce += (z if z > 0.0 else 0.0) + np.log1p(np.exp(-abs(z)))
             else:
                 pred = 0
-                top = out[b, 0]
+                top = out[0, b]
                 for j in range(n_out):
-                    y = out[b, j]
+                    y = out[j, b]
                     t = 1.0 if j == label else -1.0
                     l2 += 0.5 * (y - t) * (y - t)
                     if y > top:
@@ -454,8 +486,8 @@ def _evaluate(sizes, ws, nu, eta, g, h, act_fwd, options, x_eval, y_eval, result
                         pred = j
                 total = 0.0
                 for j in range(n_out):
-                    total += np.exp(out[b, j] - top)
-                ce += top + np.log(total) - out[b, label]
+                    total += np.exp(out[j, b] - top)
+                ce += top + np.log(total) - out[label, b]
             if pred == label:
                 correct += 1.0
     count = n_batches * batch
@@ -465,10 +497,25 @@ def _evaluate(sizes, ws, nu, eta, g, h, act_fwd, options, x_eval, y_eval, result
 
 
 @njit(cache=True, error_model="numpy")
-def run_unroll(sizes, genome, options, act_fwd, act_bwd, w_buf, w_off, v_buf, v_off,
-               x_train, t_train, x_eval, y_eval, curve, result):
-    """T learning steps (SPEC §3) on x_train (T, B, n0) with targets t_train (T, B, nL),
-    then the evaluation of §6 on x_eval (E, Be, n0) with labels y_eval (E, Be).
+def run_unroll(
+    sizes,
+    genome,
+    options,
+    act_fwd,
+    act_bwd,
+    w_buf,
+    w_off,
+    v_buf,
+    v_off,
+    x_train,
+    t_train,
+    x_eval,
+    y_eval,
+    curve,
+    result,
+):
+    """T learning steps (SPEC §3) on x_train (T, n0, B) with targets t_train (T, nL, B),
+    then the evaluation of §6 on x_eval (E, n0, Be) with labels y_eval (E, Be).
 
     Synapses are updated in place in ``w_buf`` / ``v_buf``. ``result`` receives accuracy,
     L2, CE, a diverged flag and the steps completed; ``curve[t]`` the eval accuracy after
@@ -477,16 +524,16 @@ def run_unroll(sizes, genome, options, act_fwd, act_bwd, w_buf, w_off, v_buf, v_
     """
     k = act_fwd.shape[1]
     n_layers = sizes.shape[0] - 1
-    steps, batch, _ = x_train.shape
+    steps, _, batch = x_train.shape
     dtype = x_train.dtype
     tied = options[OPT_TIED] != 0
 
     # genome slots (SPEC §2), row-major k×k matrices then seven scalars
     kk = k * k
     nu = genome[0:kk].reshape((k, k))
-    mu = genome[kk:2 * kk].reshape((k, k))
-    nu_pre = genome[2 * kk:3 * kk].reshape((k, k))
-    mu_post = genome[3 * kk:4 * kk].reshape((k, k))
+    mu = genome[kk : 2 * kk].reshape((k, k))
+    nu_pre = genome[2 * kk : 3 * kk].reshape((k, k))
+    mu_post = genome[3 * kk : 4 * kk].reshape((k, k))
     f = genome[4 * kk]
     eta = genome[4 * kk + 1]
     f_syn = genome[4 * kk + 2]
@@ -495,23 +542,28 @@ def run_unroll(sizes, genome, options, act_fwd, act_bwd, w_buf, w_off, v_buf, v_
     h = genome[4 * kk + 5]
     omega = genome[4 * kk + 6]
 
-    ws = [w_buf[w_off[layer]:w_off[layer + 1]].reshape((k, sizes[layer] + 1, sizes[layer + 1]))
-          for layer in range(n_layers)]
+    ws = [
+        w_buf[w_off[layer] : w_off[layer + 1]].reshape((k, sizes[layer] + 1, sizes[layer + 1]))
+        for layer in range(n_layers)
+    ]
     if tied:  # no V tensors: the backward pass reads W
         vs = [np.empty((k, 0, 0), dtype=dtype) for layer in range(n_layers)]
     else:
-        vs = [v_buf[v_off[layer]:v_off[layer + 1]].reshape((k, sizes[layer + 1], sizes[layer]))
-              for layer in range(n_layers)]
+        vs = [
+            v_buf[v_off[layer] : v_off[layer + 1]].reshape((k, sizes[layer + 1], sizes[layer]))
+            for layer in range(n_layers)
+        ]
 
-    acts = [np.zeros((k, batch, sizes[layer]), dtype=dtype) for layer in range(n_layers + 1)]
-    mixes = [np.empty((batch, sizes[layer] + 1), dtype=dtype) for layer in range(n_layers)]
-    back_mix = [np.empty((batch, sizes[layer + 1]), dtype=dtype) for layer in range(n_layers)]
-    wide = [np.empty((batch, sizes[layer] + 1), dtype=dtype) for layer in range(n_layers)]
-    q_bufs = [np.empty((batch, sizes[layer + 1]), dtype=dtype) for layer in range(n_layers)]
-    p_t = [np.empty((batch, sizes[layer]), dtype=dtype) for layer in range(n_layers)]
+    # scratch space, allocated once per unroll
+    acts = [np.zeros((k, sizes[layer], batch), dtype=dtype) for layer in range(n_layers + 1)]
+    pre_mix = [np.empty((sizes[layer] + 1, batch), dtype=dtype) for layer in range(n_layers)]
+    post_mix = [np.empty((sizes[layer + 1], batch), dtype=dtype) for layer in range(n_layers)]
+    back_in = [np.empty((sizes[layer] + 1, batch), dtype=dtype) for layer in range(n_layers)]
+    pre_post = [np.empty((sizes[layer], batch), dtype=dtype) for layer in range(n_layers)]
+    post_pre = [np.empty((sizes[layer + 1], batch), dtype=dtype) for layer in range(n_layers)]
     dws = [np.empty((sizes[layer] + 1, sizes[layer + 1]), dtype=dtype) for layer in range(n_layers)]
     dvs = [np.empty((sizes[layer + 1], sizes[layer]), dtype=dtype) for layer in range(n_layers)]
-    stats = np.empty((2, sizes.max() + 1), dtype=dtype)
+    sq = np.empty(sizes.max() + 1, dtype=dtype)
 
     diverged = False
     done = 0
@@ -521,31 +573,73 @@ def run_unroll(sizes, genome, options, act_fwd, act_bwd, w_buf, w_off, v_buf, v_
         acts[0][0] = x_train[step]
         # §3.2 forward
         for layer in range(n_layers):
-            _forward_layer(acts[layer], acts[layer + 1], ws[layer], nu, eta, g, h,
-                           act_fwd[layer], options, mixes[layer], stats, k)
+            # label feedback overwrites the output's states >= 1: compute state 0 only
+            channels = 1 if layer == n_layers - 1 and options[OPT_FEEDBACK_ERROR] == 0 else k
+            _forward_layer(
+                acts[layer],
+                acts[layer + 1],
+                ws[layer],
+                nu,
+                eta,
+                g,
+                h,
+                act_fwd[layer],
+                options,
+                pre_mix[layer],
+                channels,
+            )
         # §3.3 feedback into the output layer
         out = acts[n_layers]
-        targets = t_train[step]
         if options[OPT_FEEDBACK_ERROR] != 0:
-            for b in range(batch):
-                for j in range(out.shape[2]):
-                    out[1, b, j] = out[1, b, j] * (out[0, b, j] - targets[b, j])
+            err = out[1].reshape(out[1].size)
+            pred = out[0].reshape(out[0].size)
+            target = t_train[step].reshape(out[0].size)
+            for i in range(err.size):
+                err[i] = err[i] * (pred[i] - target[i])
         else:
-            out[1] = targets
+            out[1] = t_train[step]
             for c in range(2, k):
                 out[c] = 0.0
         # §3.4 backward, ℓ = L-1 … 1, with the synapses from before this step's update
         for layer in range(n_layers - 1, 0, -1):
-            _backward_layer(acts[layer + 1], acts[layer], ws[layer], vs[layer], mu, f, eta, g,
-                            h, act_bwd[layer - 1], options, back_mix[layer], wide[layer],
-                            p_t[layer], stats)
+            _backward_layer(
+                acts[layer + 1],
+                acts[layer],
+                ws[layer],
+                vs[layer],
+                mu,
+                f,
+                eta,
+                g,
+                h,
+                act_bwd[layer - 1],
+                options,
+                post_mix[layer],
+                back_in[layer],
+            )
         # §3.5 Hebbian synapse update, every layer
         for layer in range(n_layers):
             update_v = (not tied) and (layer > 0 or options[OPT_UPDATE_UNREAD] != 0)
-            _hebbian_update(acts[layer], acts[layer + 1], ws[layer], vs[layer], nu_pre, mu_post,
-                            f_syn, eta_syn, omega, options, mixes[layer], q_bufs[layer],
-                            dws[layer], back_mix[layer], p_t[layer], dvs[layer], stats,
-                            update_v)
+            _hebbian_update(
+                acts[layer],
+                acts[layer + 1],
+                ws[layer],
+                vs[layer],
+                nu_pre,
+                mu_post,
+                f_syn,
+                eta_syn,
+                omega,
+                options,
+                pre_mix[layer],
+                post_mix[layer],
+                dws[layer],
+                post_pre[layer],
+                pre_post[layer],
+                dvs[layer],
+                sq,
+                update_v,
+            )
         done = step + 1
         if not (_all_finite(w_buf) and (tied or _all_finite(v_buf))):
             diverged = True
@@ -564,3 +658,50 @@ def run_unroll(sizes, genome, options, act_fwd, act_bwd, w_buf, w_off, v_buf, v_
             result[RES_ACCURACY] = np.nan
     result[RES_DIVERGED] = 1.0 if diverged else 0.0
     result[RES_STEPS] = done
+
+
+@njit(cache=True, error_model="numpy")
+def run_population(
+    sizes,
+    genomes,
+    options,
+    act_fwd,
+    act_bwd,
+    w_init,
+    w_off,
+    v_init,
+    v_off,
+    x_train,
+    t_train,
+    x_eval,
+    y_eval,
+    results,
+):
+    """:func:`run_unroll` for every row of ``genomes`` (P, G) from the same initial synapses
+    and the same batches (common random numbers); ``results`` is (P, N_RESULTS).
+
+    One call per population and task draw: the Python-side cost is paid once, not P times.
+    """
+    w_buf = np.empty_like(w_init)
+    v_buf = np.empty_like(v_init)
+    curve = np.empty(max(x_train.shape[0], 1), dtype=np.float64)
+    for p in range(genomes.shape[0]):
+        w_buf[:] = w_init
+        v_buf[:] = v_init
+        run_unroll(
+            sizes,
+            genomes[p],
+            options,
+            act_fwd,
+            act_bwd,
+            w_buf,
+            w_off,
+            v_buf,
+            v_off,
+            x_train,
+            t_train,
+            x_eval,
+            y_eval,
+            curve,
+            results[p],
+        )

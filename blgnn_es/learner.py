@@ -53,8 +53,13 @@ class UnrollResult:
     curve: np.ndarray | None = None
 
 
-def kernel_options(net: NetworkSpec, *, record_curve: bool = False,
-                   update_unread: bool = True, fast_activations: bool | None = None) -> np.ndarray:
+def kernel_options(
+    net: NetworkSpec,
+    *,
+    record_curve: bool = False,
+    update_unread: bool = True,
+    fast_activations: bool | None = None,
+) -> np.ndarray:
     """The kernel's int64 option vector for ``net`` (see kernel.OPT_*)."""
     options = np.zeros(kernel.N_OPTIONS, dtype=np.int64)
     options[kernel.OPT_TIED] = net.tied
@@ -72,9 +77,9 @@ def kernel_options(net: NetworkSpec, *, record_curve: bool = False,
     return options
 
 
-def pack_weights(net: NetworkSpec, forward: list[np.ndarray],
-                 backward: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                             np.ndarray]:
+def pack_weights(
+    net: NetworkSpec, forward: list[np.ndarray], backward: list[np.ndarray] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """SPEC-layout synapse lists -> the kernel's flat channel-major buffers and offsets.
 
     Applies the network's constraints: shared_states copies channel 0; tied ignores V.
@@ -87,7 +92,8 @@ def pack_weights(net: NetworkSpec, forward: list[np.ndarray],
         w = np.asarray(forward[layer])
         if w.shape != net.forward_shape(layer):
             raise NetworkError(
-                f"W_{layer} has shape {w.shape}, expected {net.forward_shape(layer)} (n+1, n', k)")
+                f"W_{layer} has shape {w.shape}, expected {net.forward_shape(layer)} (n+1, n', k)"
+            )
         if net.shared_states:
             w = np.broadcast_to(w[:, :, :1], w.shape)
         w_parts.append(np.transpose(w, (2, 0, 1)).reshape(-1))
@@ -98,7 +104,8 @@ def pack_weights(net: NetworkSpec, forward: list[np.ndarray],
         v = np.asarray(backward[layer])
         if v.shape != net.backward_shape(layer):
             raise NetworkError(
-                f"V_{layer} has shape {v.shape}, expected {net.backward_shape(layer)} (n', n, k)")
+                f"V_{layer} has shape {v.shape}, expected {net.backward_shape(layer)} (n', n, k)"
+            )
         if net.shared_states:
             v = np.broadcast_to(v[:, :, :1], v.shape)
         v_parts.append(np.transpose(v, (2, 0, 1)).reshape(-1))
@@ -107,22 +114,22 @@ def pack_weights(net: NetworkSpec, forward: list[np.ndarray],
     if net.tied:
         v_off = np.zeros(net.n_layers + 1, dtype=np.int64)
     w_buf = np.ascontiguousarray(np.concatenate(w_parts), dtype=dtype)
-    v_buf = np.ascontiguousarray(
-        np.concatenate(v_parts) if v_parts else np.zeros(0), dtype=dtype)
+    v_buf = np.ascontiguousarray(np.concatenate(v_parts) if v_parts else np.zeros(0), dtype=dtype)
     return w_buf, w_off, v_buf, v_off
 
 
-def unpack_weights(net: NetworkSpec, w_buf: np.ndarray, w_off: np.ndarray, v_buf: np.ndarray,
-                   v_off: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+def unpack_weights(
+    net: NetworkSpec, w_buf: np.ndarray, w_off: np.ndarray, v_buf: np.ndarray, v_off: np.ndarray
+) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
     """The inverse of :func:`pack_weights` (tied: V is None)."""
     k = net.states
     forward, backward = [], []
     for layer in range(net.n_layers):
         n_in, n_out = net.layer_sizes[layer], net.layer_sizes[layer + 1]
-        w = w_buf[w_off[layer]:w_off[layer + 1]].reshape(k, n_in + 1, n_out)
+        w = w_buf[w_off[layer] : w_off[layer + 1]].reshape(k, n_in + 1, n_out)
         forward.append(np.ascontiguousarray(np.transpose(w, (1, 2, 0))))
         if not net.tied:
-            v = v_buf[v_off[layer]:v_off[layer + 1]].reshape(k, n_out, n_in)
+            v = v_buf[v_off[layer] : v_off[layer + 1]].reshape(k, n_out, n_in)
             backward.append(np.ascontiguousarray(np.transpose(v, (1, 2, 0))))
     return forward, (None if net.tied else backward)
 
@@ -131,7 +138,8 @@ def _batches(net: NetworkSpec, x: np.ndarray, name: str, ndim: int = 3) -> np.nd
     x = np.asarray(x)
     if x.ndim != ndim or x.shape[-1] != net.n_inputs:
         raise NetworkError(
-            f"{name} must have shape ({'T' if ndim == 3 else 'N'}, B, {net.n_inputs}), got {x.shape}")
+            f"{name} must have shape (T, B, {net.n_inputs}), got {x.shape}"
+        )
     return np.ascontiguousarray(x, dtype=net.numpy_dtype)
 
 
@@ -145,7 +153,8 @@ def _targets(net: NetworkSpec, y: np.ndarray, steps: int, batch: int) -> np.ndar
         return np.ascontiguousarray(y, dtype=net.numpy_dtype)
     raise NetworkError(
         f"training targets must be int labels ({steps}, {batch}) or float targets "
-        f"({steps}, {batch}, {net.n_outputs}), got {y.dtype} {y.shape}")
+        f"({steps}, {batch}, {net.n_outputs}), got {y.dtype} {y.shape}"
+    )
 
 
 def _check_labels(net: NetworkSpec, y: np.ndarray, name: str) -> None:
@@ -156,8 +165,10 @@ def _check_labels(net: NetworkSpec, y: np.ndarray, name: str) -> None:
 
 def _eval_arrays(net: NetworkSpec, x_eval, y_eval) -> tuple[np.ndarray, np.ndarray]:
     if x_eval is None:
-        return (np.zeros((0, 1, net.n_inputs), dtype=net.numpy_dtype),
-                np.zeros((0, 1), dtype=np.int64))
+        return (
+            np.zeros((0, 1, net.n_inputs), dtype=net.numpy_dtype),
+            np.zeros((0, 1), dtype=np.int64),
+        )
     x_eval = np.asarray(x_eval)
     if x_eval.ndim == 2:  # one batch holding the whole set
         x_eval = x_eval[None]
@@ -166,30 +177,76 @@ def _eval_arrays(net: NetworkSpec, x_eval, y_eval) -> tuple[np.ndarray, np.ndarr
     if y_eval.shape != x_eval.shape[:2] and y_eval.size == x_eval.shape[0] * x_eval.shape[1]:
         y_eval = y_eval.reshape(x_eval.shape[:2])
     if y_eval.shape != x_eval.shape[:2] or y_eval.dtype.kind not in "iu":
-        raise NetworkError(f"y_eval must be int labels of shape {x_eval.shape[:2]}, got "
-                           f"{y_eval.dtype} {y_eval.shape}")
+        raise NetworkError(
+            f"y_eval must be int labels of shape {x_eval.shape[:2]}, got "
+            f"{y_eval.dtype} {y_eval.shape}"
+        )
     _check_labels(net, y_eval, "y_eval")
     return x_eval, np.ascontiguousarray(y_eval, dtype=np.int64)
 
 
-def _run(genome, net: NetworkSpec, forward, backward, x_train, y_train, x_eval, y_eval,
-         record_curve: bool, update_unread: bool):
+def _check_genome(genome, net: NetworkSpec) -> np.ndarray:
     genome = validate_genome_array(genome.values if isinstance(genome, Genome) else genome)
     if genome.size != net.genome_length:
-        raise NetworkError(f"genome has {genome.size} numbers; a k={net.states} network needs "
-                           f"{net.genome_length}")
+        raise NetworkError(
+            f"genome has {genome.size} numbers; a k={net.states} network needs {net.genome_length}"
+        )
+    return genome
+
+
+def _kernel_inputs(net: NetworkSpec, forward, backward, x_train, y_train, x_eval, y_eval):
+    """Validated, converted arrays for the kernel, in its batch-minor layout."""
     x_train = _batches(net, x_train, "x_train")
     steps, batch = x_train.shape[:2]
     t_train = _targets(net, y_train, steps, batch)
     x_eval, y_eval = _eval_arrays(net, x_eval, y_eval)
+    # the kernel runs batch-minor: (T, n, B)
+    x_train, t_train, x_eval = (
+        np.ascontiguousarray(np.swapaxes(a, 1, 2)) for a in (x_train, t_train, x_eval)
+    )
     w_buf, w_off, v_buf, v_off = pack_weights(net, forward, backward)
     sizes = np.asarray(net.layer_sizes, dtype=np.int64)
     act_fwd, act_bwd = net.activation_codes()
+    return (sizes, act_fwd, act_bwd, w_buf, w_off, v_buf, v_off, x_train, t_train, x_eval, y_eval)
+
+
+def _run(
+    genome,
+    net: NetworkSpec,
+    forward,
+    backward,
+    x_train,
+    y_train,
+    x_eval,
+    y_eval,
+    record_curve: bool,
+    update_unread: bool,
+):
+    genome = _check_genome(genome, net)
+    (sizes, act_fwd, act_bwd, w_buf, w_off, v_buf, v_off, x_train, t_train, x_eval, y_eval) = (
+        _kernel_inputs(net, forward, backward, x_train, y_train, x_eval, y_eval)
+    )
+    steps = x_train.shape[0]
     options = kernel_options(net, record_curve=record_curve, update_unread=update_unread)
     curve = np.full(max(steps, 1), np.nan, dtype=np.float64)
     result = np.zeros(kernel.N_RESULTS, dtype=np.float64)
-    kernel.run_unroll(sizes, genome.astype(net.numpy_dtype), options, act_fwd, act_bwd, w_buf,
-                      w_off, v_buf, v_off, x_train, t_train, x_eval, y_eval, curve, result)
+    kernel.run_unroll(
+        sizes,
+        genome.astype(net.numpy_dtype),
+        options,
+        act_fwd,
+        act_bwd,
+        w_buf,
+        w_off,
+        v_buf,
+        v_off,
+        x_train,
+        t_train,
+        x_eval,
+        y_eval,
+        curve,
+        result,
+    )
     return result, (curve[:steps] if record_curve else None), (w_buf, w_off, v_buf, v_off)
 
 
@@ -201,8 +258,18 @@ def _initial(net: NetworkSpec, weights, seed):
     return net.init_weights(seed)
 
 
-def train(genome, net: NetworkSpec, x_train, y_train, *, weights=None, seed: int | None = None,
-          x_eval=None, y_eval=None, record_curve: bool = False) -> TrainResult:
+def train(
+    genome,
+    net: NetworkSpec,
+    x_train,
+    y_train,
+    *,
+    weights=None,
+    seed: int | None = None,
+    x_eval=None,
+    y_eval=None,
+    record_curve: bool = False,
+) -> TrainResult:
     """Train a BLUR network for T steps with ``genome`` and return its synapses and metrics.
 
     x_train: (T, B, n_inputs) batches; y_train: int labels (T, B) (encoded as ±1 targets,
@@ -213,28 +280,71 @@ def train(genome, net: NetworkSpec, x_train, y_train, *, weights=None, seed: int
     every step) are computed on them.
     """
     forward, backward = _initial(net, weights, seed)
-    result, curve, buffers = _run(genome, net, forward, backward, x_train, y_train, x_eval,
-                                  y_eval, record_curve, update_unread=True)
+    result, curve, buffers = _run(
+        genome,
+        net,
+        forward,
+        backward,
+        x_train,
+        y_train,
+        x_eval,
+        y_eval,
+        record_curve,
+        update_unread=True,
+    )
     new_forward, new_backward = unpack_weights(net, *buffers)
-    return TrainResult(new_forward, new_backward, float(result[kernel.RES_ACCURACY]),
-                       float(result[kernel.RES_L2]), float(result[kernel.RES_CE]),
-                       bool(result[kernel.RES_DIVERGED]), int(result[kernel.RES_STEPS]), curve)
+    return TrainResult(
+        new_forward,
+        new_backward,
+        float(result[kernel.RES_ACCURACY]),
+        float(result[kernel.RES_L2]),
+        float(result[kernel.RES_CE]),
+        bool(result[kernel.RES_DIVERGED]),
+        int(result[kernel.RES_STEPS]),
+        curve,
+    )
 
 
-def run_unroll(genome, net: NetworkSpec, x_train, y_train, x_eval, y_eval, *,
-               seed: int | None = None, weights=None, record_curve: bool = False) -> UnrollResult:
+def run_unroll(
+    genome,
+    net: NetworkSpec,
+    x_train,
+    y_train,
+    x_eval,
+    y_eval,
+    *,
+    seed: int | None = None,
+    weights=None,
+    record_curve: bool = False,
+) -> UnrollResult:
     """One fitness sample (SPEC §6): train T steps, then evaluate; synapses are not returned,
     so the never-read V_0 is not updated."""
     forward, backward = _initial(net, weights, seed)
-    result, curve, _ = _run(genome, net, forward, backward, x_train, y_train, x_eval, y_eval,
-                            record_curve, update_unread=False)
-    return UnrollResult(float(result[kernel.RES_ACCURACY]), float(result[kernel.RES_L2]),
-                        float(result[kernel.RES_CE]), bool(result[kernel.RES_DIVERGED]),
-                        int(result[kernel.RES_STEPS]), curve)
+    result, curve, _ = _run(
+        genome,
+        net,
+        forward,
+        backward,
+        x_train,
+        y_train,
+        x_eval,
+        y_eval,
+        record_curve,
+        update_unread=False,
+    )
+    return UnrollResult(
+        float(result[kernel.RES_ACCURACY]),
+        float(result[kernel.RES_L2]),
+        float(result[kernel.RES_CE]),
+        bool(result[kernel.RES_DIVERGED]),
+        int(result[kernel.RES_STEPS]),
+        curve,
+    )
 
 
-def evaluate(genome, net: NetworkSpec, forward: list[np.ndarray], x, labels,
-             batch_size: int | None = None) -> dict[str, float]:
+def evaluate(
+    genome, net: NetworkSpec, forward: list[np.ndarray], x, labels, batch_size: int | None = None
+) -> dict[str, float]:
     """Forward-only evaluation (SPEC §6.3–6.4) of given synapses on data x (N, n_inputs).
 
     With normalization on, statistics are per evaluation batch: the whole set at once by
@@ -244,12 +354,90 @@ def evaluate(genome, net: NetworkSpec, forward: list[np.ndarray], x, labels,
     labels = np.asarray(labels)
     if batch_size is not None:
         n_batches = x.shape[0] // batch_size
-        x = x[:n_batches * batch_size].reshape(n_batches, batch_size, -1)
-        labels = labels[:n_batches * batch_size].reshape(n_batches, batch_size)
-    backward = None if net.tied else [np.zeros(net.backward_shape(i), net.numpy_dtype)
-                                      for i in range(net.n_layers)]
+        x = x[: n_batches * batch_size].reshape(n_batches, batch_size, -1)
+        labels = labels[: n_batches * batch_size].reshape(n_batches, batch_size)
+    backward = (
+        None
+        if net.tied
+        else [np.zeros(net.backward_shape(i), net.numpy_dtype) for i in range(net.n_layers)]
+    )
     empty = np.zeros((0, 1, net.n_inputs))
-    result, _, _ = _run(genome, net, forward, backward, empty, np.zeros((0, 1), np.int64), x,
-                        labels, False, update_unread=False)
-    return {"accuracy": float(result[kernel.RES_ACCURACY]), "l2": float(result[kernel.RES_L2]),
-            "ce": float(result[kernel.RES_CE]), "diverged": bool(result[kernel.RES_DIVERGED])}
+    result, _, _ = _run(
+        genome,
+        net,
+        forward,
+        backward,
+        empty,
+        np.zeros((0, 1), np.int64),
+        x,
+        labels,
+        False,
+        update_unread=False,
+    )
+    return {
+        "accuracy": float(result[kernel.RES_ACCURACY]),
+        "l2": float(result[kernel.RES_L2]),
+        "ce": float(result[kernel.RES_CE]),
+        "diverged": bool(result[kernel.RES_DIVERGED]),
+    }
+
+
+@dataclass
+class PopulationResult:
+    """Metrics of one unroll per genome, as arrays of length P (NaN where diverged)."""
+
+    accuracy: np.ndarray
+    l2: np.ndarray
+    ce: np.ndarray
+    diverged: np.ndarray
+    steps_done: np.ndarray
+
+
+def run_population(
+    genomes,
+    net: NetworkSpec,
+    x_train,
+    y_train,
+    x_eval,
+    y_eval,
+    *,
+    seed: int | None = None,
+    weights=None,
+) -> PopulationResult:
+    """:func:`run_unroll` for each row of ``genomes`` (P, G), all from the same initial
+    synapses and batches, in one kernel call (the fitness path of CMA-ES)."""
+    genomes = np.atleast_2d(np.asarray(genomes, dtype=np.float64))
+    checked = (
+        np.stack([_check_genome(row, net) for row in genomes])
+        if len(genomes)
+        else np.zeros((0, net.genome_length))
+    )
+    forward, backward = _initial(net, weights, seed)
+    (sizes, act_fwd, act_bwd, w_buf, w_off, v_buf, v_off, x_train, t_train, x_eval, y_eval) = (
+        _kernel_inputs(net, forward, backward, x_train, y_train, x_eval, y_eval)
+    )
+    options = kernel_options(net, update_unread=False)
+    results = np.zeros((len(checked), kernel.N_RESULTS), dtype=np.float64)
+    kernel.run_population(
+        sizes,
+        np.ascontiguousarray(checked, dtype=net.numpy_dtype),
+        options,
+        act_fwd,
+        act_bwd,
+        w_buf,
+        w_off,
+        v_buf,
+        v_off,
+        x_train,
+        t_train,
+        x_eval,
+        y_eval,
+        results,
+    )
+    return PopulationResult(
+        results[:, kernel.RES_ACCURACY],
+        results[:, kernel.RES_L2],
+        results[:, kernel.RES_CE],
+        results[:, kernel.RES_DIVERGED] > 0,
+        results[:, kernel.RES_STEPS].astype(np.int64),
+    )

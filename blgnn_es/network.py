@@ -36,7 +36,9 @@ def _as_activation(value: Any, states: int, what: str) -> Activation:
             )
     for name in names:
         if name not in ACTIVATIONS:
-            raise NetworkError(f"{what}: unknown activation {name!r}; allowed: {', '.join(ACTIVATIONS)}")
+            raise NetworkError(
+                f"{what}: unknown activation {name!r}; allowed: {', '.join(ACTIVATIONS)}"
+            )
     return names[0] if isinstance(value, str) else names
 
 
@@ -68,7 +70,8 @@ class NetworkSpec:
         sizes = tuple(int(n) for n in self.layer_sizes)
         if len(sizes) < 2 or min(sizes) < 1:
             raise NetworkError(
-                f"layer_sizes must list at least inputs and outputs, all >= 1, got {self.layer_sizes}"
+                "layer_sizes must list at least inputs and outputs, all >= 1, "
+                f"got {self.layer_sizes}"
             )
         object.__setattr__(self, "layer_sizes", sizes)
         if int(self.states) < 2:
@@ -83,13 +86,22 @@ class NetworkSpec:
         if not np.isfinite(self.init_scale) or self.init_scale <= 0:
             raise NetworkError(f"init_scale must be a positive number, got {self.init_scale}")
         k = self.states
-        object.__setattr__(self, "hidden_activation",
-                           _as_activation(self.hidden_activation, k, "hidden_activation"))
-        object.__setattr__(self, "output_activation",
-                           _as_activation(self.output_activation, k, "output_activation"))
+        object.__setattr__(
+            self,
+            "hidden_activation",
+            _as_activation(self.hidden_activation, k, "hidden_activation"),
+        )
+        object.__setattr__(
+            self,
+            "output_activation",
+            _as_activation(self.output_activation, k, "output_activation"),
+        )
         if self.backward_activation is not None:
-            object.__setattr__(self, "backward_activation",
-                               _as_activation(self.backward_activation, k, "backward_activation"))
+            object.__setattr__(
+                self,
+                "backward_activation",
+                _as_activation(self.backward_activation, k, "backward_activation"),
+            )
 
     # ---- derived shapes -------------------------------------------------------------
     @property
@@ -135,7 +147,9 @@ class NetworkSpec:
         k, L = self.states, self.n_layers
         fwd = np.zeros((L, k), dtype=np.int64)
         bwd = np.zeros((L, k), dtype=np.int64)
-        back = self.hidden_activation if self.backward_activation is None else self.backward_activation
+        back = (
+            self.hidden_activation if self.backward_activation is None else self.backward_activation
+        )
         for layer in range(L):
             is_output = layer == L - 1
             fwd[layer] = _codes(self.output_activation if is_output else self.hidden_activation, k)
@@ -158,7 +172,9 @@ class NetworkSpec:
         known = set(cls.__dataclass_fields__)
         unknown = set(data) - known
         if unknown:
-            raise NetworkError(f"unknown network settings {sorted(unknown)}; allowed: {sorted(known)}")
+            raise NetworkError(
+                f"unknown network settings {sorted(unknown)}; allowed: {sorted(known)}"
+            )
         return cls(**data)
 
     # ---- synapses -------------------------------------------------------------------
@@ -191,8 +207,9 @@ def _codes(activation: Activation, states: int) -> list[int]:
     return [ACTIVATIONS.index(name) for name in names]
 
 
-def backprop_network(layer_sizes: tuple[int, ...], dtype: str = "float64",
-                     init_scale: float = 1.0) -> NetworkSpec:
+def backprop_network(
+    layer_sizes: tuple[int, ...], dtype: str = "float64", init_scale: float = 1.0
+) -> NetworkSpec:
     """The network settings under which :func:`blgnn_es.genome.backprop_genome` is SGD.
 
     SPEC §4: k = 2, tied, shared states, error feedback, multiplicative backward,
@@ -200,15 +217,28 @@ def backprop_network(layer_sizes: tuple[int, ...], dtype: str = "float64",
     normalization. Targets go in as the MSE loss expects them (for example 0/1).
     """
     return NetworkSpec(
-        layer_sizes=tuple(layer_sizes), states=2, tied=True, shared_states=True,
-        feedback="error", backward="multiplicative_second", normalization=False,
-        hidden_activation=("sigmoid", "dsigmoid"), output_activation=("sigmoid", "dsigmoid"),
-        backward_activation="identity", init_scale=init_scale, dtype=dtype,
+        layer_sizes=tuple(layer_sizes),
+        states=2,
+        tied=True,
+        shared_states=True,
+        feedback="error",
+        backward="multiplicative_second",
+        normalization=False,
+        hidden_activation=("sigmoid", "dsigmoid"),
+        output_activation=("sigmoid", "dsigmoid"),
+        backward_activation="identity",
+        init_scale=init_scale,
+        dtype=dtype,
     )
 
 
-def encode_targets(labels: np.ndarray, n_outputs: int, low: float = -1.0,
-                   high: float = 1.0, dtype: Any = np.float32) -> np.ndarray:
+def encode_targets(
+    labels: np.ndarray,
+    n_outputs: int,
+    low: float = -1.0,
+    high: float = 1.0,
+    dtype: Any = np.float32,
+) -> np.ndarray:
     """Labels (int, any shape) -> targets (..., n_outputs): ``high`` for the true class.
 
     With one output (a two-class task) the target is ``high`` for label 1, ``low`` for 0.

@@ -70,16 +70,28 @@ def with_bias(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a, ones], axis=1)
 
 
-def forward_layer(net: NetworkSpec, genome: Genome, w: np.ndarray, a_in: np.ndarray,
-                  a_out: np.ndarray, codes: np.ndarray) -> np.ndarray:
+def forward_layer(
+    net: NetworkSpec,
+    genome: Genome,
+    w: np.ndarray,
+    a_in: np.ndarray,
+    a_out: np.ndarray,
+    codes: np.ndarray,
+) -> np.ndarray:
     """SPEC §3.2: u = Σ_{i,d} ã[b,i,d] ν[d,c] W[i,j,c]; a' = φ(f·a' + η·N(u))."""
     u = np.einsum("bid,dc,ijc->bjc", with_bias(a_in), genome["nu"], read_forward(net, w))
     pre = genome["f"] * a_out + genome["eta"] * normalize(u, genome, net.normalization)
     return apply_activation(codes, pre)
 
 
-def backward_layer(net: NetworkSpec, genome: Genome, v: np.ndarray, a_above: np.ndarray,
-                   a_here: np.ndarray, codes: np.ndarray) -> np.ndarray:
+def backward_layer(
+    net: NetworkSpec,
+    genome: Genome,
+    v: np.ndarray,
+    a_above: np.ndarray,
+    a_here: np.ndarray,
+    codes: np.ndarray,
+) -> np.ndarray:
     """SPEC §3.4: v = Σ_{j,d} a_{ℓ+1}[b,j,d] μ[d,c] V[j,i,c], then additive or multiplicative."""
     v_in = np.einsum("bjd,dc,jic->bic", a_above, genome["mu"], read_backward(net, v))
     if net.backward == "additive":
@@ -102,15 +114,21 @@ def write_feedback(net: NetworkSpec, output: np.ndarray, targets: np.ndarray) ->
     return out
 
 
-def hebbian_update(net: NetworkSpec, genome: Genome, w: np.ndarray, v: np.ndarray | None,
-                   pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+def hebbian_update(
+    net: NetworkSpec,
+    genome: Genome,
+    w: np.ndarray,
+    v: np.ndarray | None,
+    pre: np.ndarray,
+    post: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """SPEC §3.5 for one layer: ΔW (and ΔV when untied), Oja term, gates, constraints."""
     p = with_bias(pre)  # (B, n+1, k), bias states all 1
-    q = post            # (B, n', k)
+    q = post  # (B, n', k)
     nu_pre, mu_post = genome["nu_pre"], genome["mu_post"]
     batch = p.shape[0]
-    p_pre = np.einsum("bid,dc->bic", p, nu_pre)     # Σ_d p[b,i,d] ν̃[d,c]
-    q_post = np.einsum("ce,bje->bjc", mu_post, q)   # Σ_e μ̃[c,e] q[b,j,e]
+    p_pre = np.einsum("bid,dc->bic", p, nu_pre)  # Σ_d p[b,i,d] ν̃[d,c]
+    q_post = np.einsum("ce,bje->bjc", mu_post, q)  # Σ_e μ̃[c,e] q[b,j,e]
     delta_w = np.einsum("bic,bjc->ijc", p_pre, q_post) / batch
     oja = net.oja
     decay = np.sign(genome["eta_syn"]) * abs(genome["omega"])
@@ -121,8 +139,8 @@ def hebbian_update(net: NetworkSpec, genome: Genome, w: np.ndarray, v: np.ndarra
     new_v = None
     if v is not None:
         n = pre.shape[1]
-        q_pre = np.einsum("bjd,dc->bjc", q, nu_pre)            # Σ_d q[b,j,d] ν̃[d,c]
-        p_post = np.einsum("ce,bie->bic", mu_post, p[:, :n])   # Σ_e μ̃[c,e] p[b,i,e]
+        q_pre = np.einsum("bjd,dc->bjc", q, nu_pre)  # Σ_d q[b,j,d] ν̃[d,c]
+        p_post = np.einsum("ce,bie->bic", mu_post, p[:, :n])  # Σ_e μ̃[c,e] p[b,i,e]
         delta_v = np.einsum("bjc,bic->jic", q_pre, p_post) / batch
         if oja:
             delta_v = delta_v - decay * v * (p_post**2).mean(axis=0)[None, :, :]
@@ -134,22 +152,29 @@ def hebbian_update(net: NetworkSpec, genome: Genome, w: np.ndarray, v: np.ndarra
     return new_w, new_v
 
 
-def forward_pass(net: NetworkSpec, genome: Genome, forward: list[np.ndarray],
-                 x: np.ndarray) -> list[np.ndarray]:
+def forward_pass(
+    net: NetworkSpec, genome: Genome, forward: list[np.ndarray], x: np.ndarray
+) -> list[np.ndarray]:
     """SPEC §3.1–3.2: reset states, input into state 0 of layer 0, forward through all layers."""
     fwd_codes, _ = net.activation_codes()
     batch, k = x.shape[0], net.states
     acts = [np.zeros((batch, n, k), dtype=x.dtype) for n in net.layer_sizes]
     acts[0][:, :, 0] = x
     for layer in range(net.n_layers):
-        acts[layer + 1] = forward_layer(net, genome, forward[layer], acts[layer],
-                                        acts[layer + 1], fwd_codes[layer])
+        acts[layer + 1] = forward_layer(
+            net, genome, forward[layer], acts[layer], acts[layer + 1], fwd_codes[layer]
+        )
     return acts
 
 
-def learning_step(net: NetworkSpec, genome: Genome, forward: list[np.ndarray],
-                  backward: list[np.ndarray] | None, x: np.ndarray, targets: np.ndarray
-                  ) -> tuple[list[np.ndarray], list[np.ndarray] | None, list[np.ndarray]]:
+def learning_step(
+    net: NetworkSpec,
+    genome: Genome,
+    forward: list[np.ndarray],
+    backward: list[np.ndarray] | None,
+    x: np.ndarray,
+    targets: np.ndarray,
+) -> tuple[list[np.ndarray], list[np.ndarray] | None, list[np.ndarray]]:
     """One learning step of SPEC §3 on a batch. Returns new W list, new V list, activations."""
     _, bwd_codes = net.activation_codes()
     acts = forward_pass(net, genome, forward, x)
@@ -157,8 +182,9 @@ def learning_step(net: NetworkSpec, genome: Genome, forward: list[np.ndarray],
     # V as it was before this step's update; tied: V = W[:n]ᵀ
     reads = [np.transpose(w[:-1], (1, 0, 2)) for w in forward] if net.tied else backward
     for layer in range(net.n_layers - 1, 0, -1):
-        acts[layer] = backward_layer(net, genome, reads[layer], acts[layer + 1], acts[layer],
-                                     bwd_codes[layer - 1])
+        acts[layer] = backward_layer(
+            net, genome, reads[layer], acts[layer + 1], acts[layer], bwd_codes[layer - 1]
+        )
     new_forward, new_backward = [], []
     for layer in range(net.n_layers):
         v = None if net.tied else backward[layer]
@@ -180,8 +206,13 @@ class ReferenceResult:
     curve: np.ndarray | None
 
 
-def evaluate(net: NetworkSpec, genome: Genome, forward: list[np.ndarray], x_eval: np.ndarray,
-             y_eval: np.ndarray) -> tuple[float, float, float]:
+def evaluate(
+    net: NetworkSpec,
+    genome: Genome,
+    forward: list[np.ndarray],
+    x_eval: np.ndarray,
+    y_eval: np.ndarray,
+) -> tuple[float, float, float]:
     """SPEC §6.3–6.4 on batches x_eval (E, B, n0), labels y_eval (E, B): accuracy, L2, CE.
 
     L2 is the mean over examples of ½ Σ_j (ŷ_j − t_j)² with ±1 targets; CE is the softmax
@@ -208,10 +239,17 @@ def evaluate(net: NetworkSpec, genome: Genome, forward: list[np.ndarray], x_eval
     return correct / count, l2 / count, ce / count
 
 
-def unroll(net: NetworkSpec, genome: np.ndarray | Genome, forward: list[np.ndarray],
-           backward: list[np.ndarray] | None, x_train: np.ndarray, t_train: np.ndarray,
-           x_eval: np.ndarray | None = None, y_eval: np.ndarray | None = None,
-           record_curve: bool = False) -> ReferenceResult:
+def unroll(
+    net: NetworkSpec,
+    genome: np.ndarray | Genome,
+    forward: list[np.ndarray],
+    backward: list[np.ndarray] | None,
+    x_train: np.ndarray,
+    t_train: np.ndarray,
+    x_eval: np.ndarray | None = None,
+    y_eval: np.ndarray | None = None,
+    record_curve: bool = False,
+) -> ReferenceResult:
     """SPEC §6: T learning steps on x_train (T, B, n0) with targets t_train (T, B, nL),
     then evaluation. Stops early, flagged diverged, when a synapse turns NaN or infinite."""
     genome = genome if isinstance(genome, Genome) else Genome(genome)
@@ -221,8 +259,9 @@ def unroll(net: NetworkSpec, genome: np.ndarray | Genome, forward: list[np.ndarr
     curve = np.full(steps, np.nan) if record_curve else None
     diverged, done = False, 0
     for step in range(steps):
-        forward, backward, _ = learning_step(net, genome, forward, backward, x_train[step],
-                                             t_train[step])
+        forward, backward, _ = learning_step(
+            net, genome, forward, backward, x_train[step], t_train[step]
+        )
         done = step + 1
         if not all(np.isfinite(w).all() for w in forward + (backward or [])):
             diverged = True

@@ -58,7 +58,8 @@ def test_backprop_genome_is_sgd_to_1e10():
             np.testing.assert_allclose(w[:-1, :, channel], w_sgd[layer], rtol=0, atol=1e-10)
             np.testing.assert_allclose(w[-1, :, channel], b_sgd[layer], rtol=0, atol=1e-10)
     # not vacuous: the weights moved far more than the tolerance, and the loss went down
-    assert max(np.abs(a[:-1, :, 0] - b).max() for a, b in zip(result.forward, w0)) > 1e-2
+    moved = max(np.abs(a[:-1, :, 0] - b).max() for a, b in zip(result.forward, w0, strict=True))
+    assert moved > 1e-2
     assert np.mean(losses[-10:]) < np.mean(losses[:10])
 
 
@@ -70,9 +71,13 @@ def test_backprop_genome_tracks_sgd_in_float32():
     net = backprop_network(sizes, dtype="float32")
     forward, _ = net.init_weights(1)
     result = train(backprop_genome(lr), net, x, targets, weights=(forward, None))
-    w_sgd, b_sgd, _ = sgd_reference([w[:-1, :, 0].astype(np.float64) for w in forward],
-                                    [w[-1, :, 0].astype(np.float64) for w in forward],
-                                    x, targets, lr)
+    w_sgd, b_sgd, _ = sgd_reference(
+        [w[:-1, :, 0].astype(np.float64) for w in forward],
+        [w[-1, :, 0].astype(np.float64) for w in forward],
+        x,
+        targets,
+        lr,
+    )
     for layer, w in enumerate(result.forward):
         np.testing.assert_allclose(w[:-1, :, 0], w_sgd[layer], atol=1e-4)
         np.testing.assert_allclose(w[-1, :, 0], b_sgd[layer], atol=1e-4)

@@ -29,7 +29,8 @@ def test_layout_is_4k2_plus_7_row_major():
     np.testing.assert_array_equal(g["nu"], [[0, 1], [2, 3]])
     np.testing.assert_array_equal(g["mu_post"], [[12, 13], [14, 15]])
     assert [g[s] for s in ("f", "eta", "f_syn", "eta_syn", "g", "h", "omega")] == list(
-        range(16, 23))
+        range(16, 23)
+    )
     assert GenomeLayout(3).mask(["f", "nu"]).sum() == 10
 
 
@@ -47,8 +48,9 @@ def test_random_preset_is_seeded():
 
 def test_save_load_round_trip_with_sidecar(tmp_path):
     values = random_genome(2, 0)
-    path = save_genome(tmp_path / "g.npy", values, network={"layer_sizes": [2, 5, 1]},
-                       provenance={"seed": 0})
+    path = save_genome(
+        tmp_path / "g.npy", values, network={"layer_sizes": [2, 5, 1]}, provenance={"seed": 0}
+    )
     loaded, meta = load_genome(path)
     np.testing.assert_array_equal(loaded, values)
     assert meta["states"] == 2 and meta["network"]["layer_sizes"] == [2, 5, 1]
@@ -61,12 +63,15 @@ def test_genome_without_sidecar_loads_by_length(tmp_path):
     assert values.size == 43 and meta == {}
 
 
-@pytest.mark.parametrize("array,message", [
-    (np.ones((2, 23)), "expected a 1-D float array"),
-    (np.ones(24), "fits no k >= 2"),
-    (np.arange(23), "expected a 1-D float array"),
-    (np.array([np.nan] * 23), "NaN or infinite"),
-])
+@pytest.mark.parametrize(
+    "array,message",
+    [
+        (np.ones((2, 23)), "expected a 1-D float array"),
+        (np.ones(24), "fits no k >= 2"),
+        (np.arange(23), "expected a 1-D float array"),
+        (np.array([np.nan] * 23), "NaN or infinite"),
+    ],
+)
 def test_bad_genome_files_get_one_line_errors(tmp_path, array, message):
     path = tmp_path / "bad.npy"
     np.save(path, array)

@@ -20,8 +20,10 @@ MODES = {"feedback": ("label", "error"), "backward": ("additive", "multiplicativ
 def flag_grid():
     """Each flag and mode on its own, all on, all off, plus seeded random combinations."""
     base = {flag: False for flag in FLAGS} | {"feedback": "label", "backward": "additive"}
-    combos = [dict(base), {flag: True for flag in FLAGS} | {"feedback": "error",
-                                                             "backward": "multiplicative_second"}]
+    combos = [
+        dict(base),
+        {flag: True for flag in FLAGS} | {"feedback": "error", "backward": "multiplicative_second"},
+    ]
     for flag in FLAGS:
         combos.append(base | {flag: True})
     for mode, values in MODES.items():
@@ -36,10 +38,15 @@ def flag_grid():
 
 ACTIVATION_SETS = [
     {},  # defaults: relu_tanh hidden, tanh output
-    {"hidden_activation": "sigmoid", "output_activation": "identity",
-     "backward_activation": "tanh"},
-    {"hidden_activation": ("tanh", "relu", "dsigmoid", "sigmoid"),
-     "output_activation": ("tanh", "identity", "relu_tanh", "sigmoid")},
+    {
+        "hidden_activation": "sigmoid",
+        "output_activation": "identity",
+        "backward_activation": "tanh",
+    },
+    {
+        "hidden_activation": ("tanh", "relu", "dsigmoid", "sigmoid"),
+        "output_activation": ("tanh", "identity", "relu_tanh", "sigmoid"),
+    },
 ]
 
 CASES = [
@@ -57,8 +64,14 @@ def _activations_for(k: int, acts: dict) -> dict:
 def _problem(k, hidden, combo, acts, dtype, seed):
     rng = np.random.default_rng(seed)
     n_in, n_out = 3, 4
-    net = NetworkSpec(layer_sizes=(n_in, *hidden, n_out), states=k, dtype=dtype,
-                      init_scale=1.0, **combo, **_activations_for(k, acts))
+    net = NetworkSpec(
+        layer_sizes=(n_in, *hidden, n_out),
+        states=k,
+        dtype=dtype,
+        init_scale=1.0,
+        **combo,
+        **_activations_for(k, acts),
+    )
     genome = random_genome(k, seed, scale=0.35)
     steps, batch = 4, 8
     x = rng.uniform(-1, 1, (steps, batch, n_in))
@@ -70,14 +83,30 @@ def _problem(k, hidden, combo, acts, dtype, seed):
 
 def _run_both(net, genome, x, y, x_eval, y_eval):
     forward, backward = net.init_weights(11)
-    ours = train(genome, net, x, y, weights=(forward, backward), x_eval=x_eval, y_eval=y_eval,
-                 record_curve=True)
+    ours = train(
+        genome,
+        net,
+        x,
+        y,
+        weights=(forward, backward),
+        x_eval=x_eval,
+        y_eval=y_eval,
+        record_curve=True,
+    )
     net64 = NetworkSpec.from_dict(net.to_dict() | {"dtype": "float64"})
     f64 = [w.astype(np.float64) for w in forward]
     b64 = None if backward is None else [v.astype(np.float64) for v in backward]
-    oracle = reference.unroll(net64, genome, f64, b64, x,
-                              encode_targets(y, net.n_outputs, dtype=np.float64), x_eval, y_eval,
-                              record_curve=True)
+    oracle = reference.unroll(
+        net64,
+        genome,
+        f64,
+        b64,
+        x,
+        encode_targets(y, net.n_outputs, dtype=np.float64),
+        x_eval,
+        y_eval,
+        record_curve=True,
+    )
     return ours, oracle
 
 

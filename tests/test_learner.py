@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blgnn_es import NetworkSpec, evaluate, hebbian_genome, run_unroll, train
+from blgnn_es import NetworkSpec, evaluate, hebbian_genome, run_population, run_unroll, train
 from blgnn_es.errors import NetworkError
 from blgnn_es.genome import assemble_genome, random_genome
 
@@ -36,8 +36,9 @@ def test_same_seed_same_numbers():
 
 def test_diverging_genome_is_flagged_not_raised():
     net = NetworkSpec(layer_sizes=(4, 16, 2), states=2, normalization=False)
-    genome = assemble_genome(2, nu=[[1, 1], [0, 0]], nu_pre=np.eye(2),
-                             mu_post=[[0, 1], [0, 1]], f_syn=1e19, eta_syn=1e19)
+    genome = assemble_genome(
+        2, nu=[[1, 1], [0, 0]], nu_pre=np.eye(2), mu_post=[[0, 1], [0, 1]], f_syn=1e19, eta_syn=1e19
+    )
     x, y = _blobs(10, 32, 0)
     xe, ye = _blobs(2, 32, 1)
     result = run_unroll(genome, net, x, y, xe, ye, seed=0)
@@ -50,8 +51,7 @@ def test_hebbian_genome_learns_separable_task():
     net = NetworkSpec(layer_sizes=(4, 32, 2), states=2)
     x, y = _blobs(10, 64, 0)
     xe, ye = _blobs(4, 64, 1)
-    result = run_unroll(hebbian_genome(2, rate=0.05), net, x, y, xe, ye, seed=3,
-                        record_curve=True)
+    result = run_unroll(hebbian_genome(2, rate=0.05), net, x, y, xe, ye, seed=3, record_curve=True)
     assert not result.diverged
     assert result.accuracy > 0.9
     assert result.curve.shape == (10,)
@@ -90,13 +90,21 @@ def test_network_settings_are_validated():
         NetworkSpec(layer_sizes=(2, 1), output_activation=["tanh"])
     with pytest.raises(NetworkError, match="states must be >= 2"):
         NetworkSpec(layer_sizes=(2, 1), states=1)
-    net = NetworkSpec(layer_sizes=(2, 3, 1), states=3, hidden_activation=["tanh", "relu", "identity"])
+    net = NetworkSpec(
+        layer_sizes=(2, 3, 1), states=3, hidden_activation=["tanh", "relu", "identity"]
+    )
     assert NetworkSpec.from_dict(net.to_dict()) == net
 
 
 def test_initial_synapses_follow_the_spec():
-    net = NetworkSpec(layer_sizes=(50, 40, 3), states=3, shared_states=True, tied=True,
-                      init_scale=2.0, dtype="float64")
+    net = NetworkSpec(
+        layer_sizes=(50, 40, 3),
+        states=3,
+        shared_states=True,
+        tied=True,
+        init_scale=2.0,
+        dtype="float64",
+    )
     forward, backward = net.init_weights(0)
     assert backward is None
     assert forward[0].shape == (51, 40, 3)
@@ -104,3 +112,21 @@ def test_initial_synapses_follow_the_spec():
     assert np.abs(forward[0]).max() <= bound
     assert np.abs(forward[0]).max() > 0.9 * bound
     np.testing.assert_array_equal(forward[0][:, :, 0], forward[0][:, :, 2])
+
+
+def test_population_call_equals_one_call_per_genome():
+    net = NetworkSpec(layer_sizes=(4, 12, 2), states=2)
+    genomes = np.stack([random_genome(2, seed, scale=0.4) for seed in range(5)])
+    genomes[2, 19] = 1e19  # eta_syn: this one diverges
+    genomes[2, 18] = 1e19
+    x, y = _blobs(6, 32, 0)
+    xe, ye = _blobs(2, 32, 1)
+    population = run_population(genomes, net, x, y, xe, ye, seed=4)
+    for p, genome in enumerate(genomes):
+        single = run_unroll(genome, net, x, y, xe, ye, seed=4)
+        assert population.diverged[p] == single.diverged
+        assert population.steps_done[p] == single.steps_done
+        if not single.diverged:
+            assert population.accuracy[p] == single.accuracy
+            assert population.l2[p] == single.l2
+    assert population.diverged[2]
