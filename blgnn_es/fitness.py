@@ -17,7 +17,7 @@ import numpy as np
 
 from blgnn_es.config import FitnessSettings, NetworkSettings, UnrollSettings
 from blgnn_es.errors import BlgnnError
-from blgnn_es.learner import run_unroll
+from blgnn_es.learner import run_population, run_unroll
 from blgnn_es.network import NetworkSpec
 
 
@@ -97,15 +97,16 @@ def _draw(plan: DrawPlan, generation: int) -> list[Sample]:
     return samples
 
 
-def sample_fitness(result: Any, fitness: FitnessSettings) -> float:
+def sample_fitness(accuracy: float, l2: float, ce: float, diverged: bool,
+                   fitness: FitnessSettings) -> float:
     """One sample's fitness: 1 - accuracy, or the loss capped at ``loss_cap``; a diverged or
     non-finite sample gets the worst value (1.0, or the cap)."""
     if fitness.metric == "accuracy":
-        if result.diverged or not math.isfinite(result.accuracy):
+        if diverged or not math.isfinite(accuracy):
             return 1.0
-        return 1.0 - result.accuracy
-    value = result.l2 if fitness.metric == "l2" else result.ce
-    if result.diverged or not math.isfinite(value):
+        return 1.0 - accuracy
+    value = l2 if fitness.metric == "l2" else ce
+    if diverged or not math.isfinite(value):
         return fitness.loss_cap
     return min(value, fitness.loss_cap)
 
@@ -119,32 +120,58 @@ def combine(values: list[float], average: str) -> float:
     return float(np.mean(values))
 
 
-def score_genome(genome: np.ndarray, samples: list[Sample], fitness: FitnessSettings,
-                 where: str = "") -> GenomeScore:
-    """Run every sample with ``genome`` and combine them into a :class:`GenomeScore`."""
-    values, accuracies, diverged = [], [], 0
-    per_task: dict[int, list[float]] = {}
-    for sample in samples:
-        data = sample.data
-        try:
-            result = run_unroll(genome, sample.net, data.x_train, data.y_train, data.x_eval,
-                                data.y_eval, seed=sample.synapse_seed)
-        except Exception as err:
-            raise EvaluationError(
-                f"{where}task {sample.task_name} (index {sample.task_index}, replica "
-                f"{sample.replica}): {type(err).__name__}: {err}") from None
-        values.append(sample_fitness(result, fitness))
-        failed = result.diverged or not math.isfinite(result.accuracy)
-        diverged += bool(result.diverged)
-        if not failed:
-            accuracies.append(result.accuracy)
-        per_task.setdefault(sample.task_index, []).append(0.0 if failed else result.accuracy)
-    return GenomeScore(
-        fitness=combine(values, fitness.average),
-        accuracy=float(np.mean(accuracies)) if accuracies else float("nan"),
-        diverged=diverged, samples=len(samples),
-        task_accuracy=tuple(float(np.mean(per_task[i])) for i in sorted(per_task)),
-    )
+def _run_sample(genomes: np.ndarray, sample: Sample, where: str, first_index: int):
+    """All genomes on one sample in one kernel call; on failure, find the genome to blame."""
+    data = sample.data
+    try:
+        return run_population(genomes, sample.net, data.x_train, data.y_train, data.x_eval,
+                              data.y_eval, seed=sample.synapse_seed)
+    except Exception as population_error:
+        for offset, genome in enumerate(genomes):
+            try:
+                run_unroll(genome, sample.net, data.x_train, data.y_train, data.x_eval,
+                           data.y_eval, seed=sample.synapse_seed)
+            except Exception as err:
+                raise EvaluationError(
+                    f"{where}genome {first_index + offset}, task {sample.task_name} (index "
+                    f"{sample.task_index}, replica {sample.replica}): "
+                    f"{type(err).__name__}: {err}") from None
+        raise EvaluationError(
+            f"{where}genomes {first_index}..{first_index + len(genomes) - 1}, task "
+            f"{sample.task_name}: {type(population_error).__name__}: {population_error}"
+        ) from None
+
+
+def score_genomes(genomes: np.ndarray, samples: list[Sample], fitness: FitnessSettings,
+                  where: str = "", first_index: int = 0) -> list[GenomeScore]:
+    """Run every sample with every genome and combine each genome's samples."""
+    genomes = np.atleast_2d(genomes)
+    count = len(genomes)
+    values = np.zeros((count, len(samples)))
+    accuracy = np.full((count, len(samples)), np.nan)
+    diverged = np.zeros((count, len(samples)), dtype=bool)
+    task_of = np.array([sample.task_index for sample in samples])
+    for column, sample in enumerate(samples):
+        result = _run_sample(genomes, sample, where, first_index)
+        for row in range(count):
+            acc = float(result.accuracy[row])
+            failed = bool(result.diverged[row])
+            values[row, column] = sample_fitness(acc, float(result.l2[row]),
+                                                 float(result.ce[row]), failed, fitness)
+            diverged[row, column] = failed
+            if not failed and math.isfinite(acc):
+                accuracy[row, column] = acc
+    scores = []
+    for row in range(count):
+        finite = accuracy[row][np.isfinite(accuracy[row])]
+        per_task = np.nan_to_num(accuracy[row], nan=0.0)
+        scores.append(GenomeScore(
+            fitness=combine(list(values[row]), fitness.average),
+            accuracy=float(finite.mean()) if finite.size else float("nan"),
+            diverged=int(diverged[row].sum()), samples=len(samples),
+            task_accuracy=tuple(float(per_task[task_of == i].mean())
+                                for i in sorted(set(task_of.tolist())))))
+    return scores
 
 
 def score_chunk(genomes: np.ndarray, plan: DrawPlan, fitness: FitnessSettings,
@@ -160,9 +187,8 @@ def score_chunk(genomes: np.ndarray, plan: DrawPlan, fitness: FitnessSettings,
     except Exception as err:
         raise EvaluationError(f"generation {generation}: drawing task data failed: "
                               f"{type(err).__name__}: {err}") from None
-    return [score_genome(genome, samples, fitness,
-                         where=f"generation {generation}, genome {first_index + offset}, ")
-            for offset, genome in enumerate(genomes)]
+    return score_genomes(np.asarray(genomes, dtype=np.float64), samples, fitness,
+                         where=f"generation {generation}, ", first_index=first_index)
 
 
 # ---- evaluating one genome (the `evaluate` command) --------------------------------------
