@@ -74,8 +74,15 @@ def numpy_matmul_seconds(products, repeats: int) -> float:
         b = rng.standard_normal((inner, n)).astype(np.float32)
         out = np.empty((m, n), dtype=np.float32)
         reps = max(1, 2000 // max(count, 1))
-        per_call = median_seconds(lambda a=a, b=b, out=out, reps=reps: [
-            np.matmul(a, b, out=out) for _ in range(reps)], repeats) / reps
+        per_call = (
+            median_seconds(
+                lambda a=a, b=b, out=out, reps=reps: [
+                    np.matmul(a, b, out=out) for _ in range(reps)
+                ],
+                repeats,
+            )
+            / reps
+        )
         total += per_call * count
     return total
 
@@ -105,23 +112,34 @@ def main() -> None:
     flops = sum(2 * m * inner * n * count for m, inner, n, count in products)
     numpy_s = numpy_matmul_seconds(products, rep)
     print("workload 1: 196-512-10, k=2, B=128, T=15, 20 eval batches, float32, one thread")
-    print(f"  kernel        {kernel_s * 1e3:8.1f} ms/evaluation  {1 / kernel_s:7.1f} evals/s  "
-          f"{flops / kernel_s / 1e9:6.1f} GFLOP/s ({flops / 1e9:.2f} GFLOP required)")
-    print(f"  numpy matmul  {numpy_s * 1e3:8.1f} ms for the same products  "
-          f"{flops / numpy_s / 1e9:6.1f} GFLOP/s")
+    print(
+        f"  kernel        {kernel_s * 1e3:8.1f} ms/evaluation  {1 / kernel_s:7.1f} evals/s  "
+        f"{flops / kernel_s / 1e9:6.1f} GFLOP/s ({flops / 1e9:.2f} GFLOP required)"
+    )
+    print(
+        f"  numpy matmul  {numpy_s * 1e3:8.1f} ms for the same products  "
+        f"{flops / numpy_s / 1e9:6.1f} GFLOP/s"
+    )
     print(f"  kernel / numpy matmul rate: {numpy_s / kernel_s:.0%}")
 
     # 2. the toy workload
     tnet, tgenome, tx, ty, txe, tye = workload((2, 20, 1), 10, 128, 1)
     tweights = tnet.init_weights(0)
     single_s = median_seconds(
-        lambda: run_unroll(tgenome, tnet, tx, ty, txe, tye, weights=tweights), rep * 20)
+        lambda: run_unroll(tgenome, tnet, tx, ty, txe, tye, weights=tweights), rep * 20
+    )
     population = np.repeat(tgenome[None], 100, axis=0)
-    pop_s = median_seconds(
-        lambda: run_population(population, tnet, tx, ty, txe, tye, weights=tweights), rep) / 100
+    pop_s = (
+        median_seconds(
+            lambda: run_population(population, tnet, tx, ty, txe, tye, weights=tweights), rep
+        )
+        / 100
+    )
     print("workload 2: 2-20-1, k=2, B=128, T=10, 1 eval batch, float32, one thread")
-    print(f"  run_unroll (one genome per call)   {single_s * 1e6:7.0f} us  {1 / single_s:7.0f} "
-          "evals/s")
+    print(
+        f"  run_unroll (one genome per call)   {single_s * 1e6:7.0f} us  {1 / single_s:7.0f} "
+        "evals/s"
+    )
     print(f"  run_population (100 per call)      {pop_s * 1e6:7.0f} us  {1 / pop_s:7.0f} evals/s")
 
     # 3. against the NumPy oracle
@@ -132,10 +150,15 @@ def main() -> None:
         targets = encode_targets(ys, n.n_outputs)
         oracle_s = median_seconds(
             lambda n=n, g=g, xs=xs, t=targets, xes=xes, yes=yes, w=w: reference.unroll(
-                n, g, w[0], w[1], xs, t, xes, yes), max(3, rep // 3))
+                n, g, w[0], w[1], xs, t, xes, yes
+            ),
+            max(3, rep // 3),
+        )
         ours = kernel_s if name == "workload 1" else single_s
-        print(f"{name}: numpy oracle {oracle_s * 1e3:8.1f} ms, kernel {ours * 1e3:7.2f} ms: "
-              f"kernel {oracle_s / ours:5.1f}x faster")
+        print(
+            f"{name}: numpy oracle {oracle_s * 1e3:8.1f} ms, kernel {ours * 1e3:7.2f} ms: "
+            f"kernel {oracle_s / ours:5.1f}x faster"
+        )
 
 
 if __name__ == "__main__":

@@ -79,7 +79,9 @@ def forward_layer(
     codes: np.ndarray,
 ) -> np.ndarray:
     """SPEC §3.2: u = Σ_{i,d} ã[b,i,d] ν[d,c] W[i,j,c]; a' = φ(f·a' + η·N(u))."""
-    u = np.einsum("bid,dc,ijc->bjc", with_bias(a_in), genome["nu"], read_forward(net, w))
+    u = np.einsum(
+        "bid,dc,ijc->bjc", with_bias(a_in), genome["nu"], read_forward(net, w), optimize=True
+    )
     pre = genome["f"] * a_out + genome["eta"] * normalize(u, genome, net.normalization)
     return apply_activation(codes, pre)
 
@@ -93,7 +95,7 @@ def backward_layer(
     codes: np.ndarray,
 ) -> np.ndarray:
     """SPEC §3.4: v = Σ_{j,d} a_{ℓ+1}[b,j,d] μ[d,c] V[j,i,c], then additive or multiplicative."""
-    v_in = np.einsum("bjd,dc,jic->bic", a_above, genome["mu"], read_backward(net, v))
+    v_in = np.einsum("bjd,dc,jic->bic", a_above, genome["mu"], read_backward(net, v), optimize=True)
     if net.backward == "additive":
         pre = genome["f"] * a_here + genome["eta"] * normalize(v_in, genome, net.normalization)
         return apply_activation(codes, pre)
@@ -129,7 +131,7 @@ def hebbian_update(
     batch = p.shape[0]
     p_pre = np.einsum("bid,dc->bic", p, nu_pre)  # Σ_d p[b,i,d] ν̃[d,c]
     q_post = np.einsum("ce,bje->bjc", mu_post, q)  # Σ_e μ̃[c,e] q[b,j,e]
-    delta_w = np.einsum("bic,bjc->ijc", p_pre, q_post) / batch
+    delta_w = np.einsum("bic,bjc->ijc", p_pre, q_post, optimize=True) / batch
     oja = net.oja
     decay = np.sign(genome["eta_syn"]) * abs(genome["omega"])
     if oja:
@@ -141,7 +143,7 @@ def hebbian_update(
         n = pre.shape[1]
         q_pre = np.einsum("bjd,dc->bjc", q, nu_pre)  # Σ_d q[b,j,d] ν̃[d,c]
         p_post = np.einsum("ce,bie->bic", mu_post, p[:, :n])  # Σ_e μ̃[c,e] p[b,i,e]
-        delta_v = np.einsum("bjc,bic->jic", q_pre, p_post) / batch
+        delta_v = np.einsum("bjc,bic->jic", q_pre, p_post, optimize=True) / batch
         if oja:
             delta_v = delta_v - decay * v * (p_post**2).mean(axis=0)[None, :, :]
         new_v = genome["f_syn"] * v + genome["eta_syn"] * delta_v
