@@ -106,3 +106,8 @@ def test_reference_lists_every_key():
         assert f"[{section}]" in text
         for key in keys:
             assert re.search(rf"\| `{key.name}` \|", text)
+
+
+def test_docs_carry_the_current_key_reference():
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "evolve.md").read_text()
+    assert reference_markdown() in docs
