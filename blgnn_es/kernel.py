@@ -53,12 +53,21 @@ TANH_Q = (1.0, 4.67173852e-01, 2.58911043e-02, 3.29238137e-04, 7.82137877e-07)
 def _tanh_coefficients(like):
     """The rational tanh's constants in the dtype of ``like``: mixed float32/float64
     arithmetic would promote every element to float64 and halve the vector width."""
-    c = np.empty(11, dtype=like.dtype)
-    c[0] = TANH_CLAMP
-    for i in range(5):
-        c[1 + i] = TANH_P[i]
-        c[6 + i] = TANH_Q[i]
-    return (c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10])
+    t = like.dtype.type
+    p, q = TANH_P, TANH_Q
+    return (
+        t(TANH_CLAMP),
+        t(p[0]),
+        t(p[1]),
+        t(p[2]),
+        t(p[3]),
+        t(p[4]),
+        t(q[0]),
+        t(q[1]),
+        t(q[2]),
+        t(q[3]),
+        t(q[4]),
+    )
 
 
 @njit(cache=True, error_model="numpy")
