@@ -1,7 +1,9 @@
 """Generation time of configs/paper-mnist-cmaes.toml with 1 and 2 workers.
 
-Runs a few generations with loky and 1 worker, loky and 2 workers, and (for reference) the
-serial backend in this process, takes the median generation time of each (the first
+Runs a few generations with one worker (the serial backend: joblib runs n_jobs=1 in the
+main process anyway) with BLAS held to one thread, i.e. one core; the same with BLAS free
+to use both cores (numba's matrix products call OpenBLAS); and loky with 2 workers (one
+BLAS thread each, loky's default). Takes the median generation time of each (the first
 generation, which loads data and starts workers, is left out), and projects the wall time
 of the full 400-generation R2 run. Not a test: it prints its figures.
 
@@ -15,6 +17,8 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from threadpoolctl import threadpool_limits
 
 from blgnn_es.config import load_config
 from blgnn_es.evolve import evolve
@@ -47,16 +51,18 @@ def main() -> None:
           f", {config.unroll.steps} steps x batch {config.unroll.batch}, "
           f"{config.unroll.eval_batches} eval batches")
     medians = {}
-    for label, backend, workers in (("loky, 1 worker", "loky", 1),
-                                    ("loky, 2 workers", "loky", 2),
-                                    ("serial (main process)", "serial", 1)):
+    for label, backend, workers, blas in (("1 worker, 1 BLAS thread", "serial", 1, 1),
+                                          ("1 worker, BLAS on 2 threads", "serial", 1, None),
+                                          ("2 workers (loky)", "loky", 2, None)):
         began = time.perf_counter()
-        times = generation_times(backend, workers, args.generations, args.data_dir)
+        with threadpool_limits(blas):
+            times = generation_times(backend, workers, args.generations, args.data_dir)
         medians[label] = statistics.median(times)
         print(f"{label}: generation times {[round(t, 2) for t in times]} s, "
               f"median {medians[label]:.2f} s (bench {time.perf_counter() - began:.0f} s)")
-    speedup = medians["loky, 1 worker"] / medians["loky, 2 workers"]
-    print(f"speed-up, 2 workers over 1: {speedup:.2f}x")
+    for label in ("1 worker, 1 BLAS thread", "1 worker, BLAS on 2 threads"):
+        print(f"speed-up of 2 workers over {label}: "
+              f"{medians[label] / medians['2 workers (loky)']:.2f}x")
     for label, median in medians.items():
         hours = median * total / 3600
         print(f"projected {total} generations, {label}: {hours:.2f} h "

@@ -88,6 +88,12 @@ def evolve(config_path, resume, overrides, name, seed, workers, max_generations,
     try:
         state = run_evolution(config, run, backend, resume=resume is not None,
                               on_generation=progress.update)
+    except KeyboardInterrupt:
+        progress.finish()
+        run.log("interrupted")
+        click.echo(f"interrupted; the last complete generation is checkpointed. Continue with:"
+                   f"\n  blgnn-es evolve --resume {run.path}", err=True)
+        sys.exit(130)
     finally:
         backend.close()
         progress.finish()

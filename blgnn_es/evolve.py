@@ -335,10 +335,17 @@ def _generation(config: Config, run: RunDir, backend: Backend, plans: Plans, es,
     if generation == 0 and state.initial:
         record["initial"] = state.initial
 
-    event = _stop_or_restart(config, state, es)
+    cm = config.cmaes
+    event = None
+    if cm.target_fitness is not None and state.best_fitness <= cm.target_fitness:
+        state.stop_reason = "target_fitness"
+    elif cm.time_budget is not None and \
+            state.elapsed + time.perf_counter() - began >= cm.time_budget:
+        state.stop_reason = "time_budget"
+    else:
+        event = _stop_or_restart(config, state, es)
     mean = state.mean_genome = expand(state, [es.result.xfavorite])[0]
-    last = state.stop_reason is not None or _budget_reason(config, state) in (
-        "max_generations", "max_evaluations")
+    last = state.stop_reason is not None or _budget_reason(config, state) is not None
     every = config.report.validate_every
     if plans.validate is not None and (last or (every and state.generation % every == 0)):
         record["validation"] = validate_genome(backend, mean, plans.validate, config)
@@ -351,11 +358,6 @@ def _generation(config: Config, run: RunDir, backend: Backend, plans: Plans, es,
     state.elapsed += seconds
     record["seconds"] = round(seconds, 4)
     record["elapsed"] = round(state.elapsed, 3)
-    if state.stop_reason is None and _budget_reason(config, state) == "time_budget":
-        state.stop_reason = "time_budget"
-    if config.cmaes.target_fitness is not None and state.best_fitness <= \
-            config.cmaes.target_fitness and state.stop_reason is None:
-        state.stop_reason = "target_fitness"
 
     _save_genomes(run, config, state)
     run.append_metrics(record)
@@ -366,9 +368,6 @@ def _generation(config: Config, run: RunDir, backend: Backend, plans: Plans, es,
 
 def _stop_or_restart(config: Config, state: RunState, es) -> str | None:
     """pycma's own stop criteria: restart if configured and allowed, else stop the run."""
-    if config.cmaes.target_fitness is not None and \
-            state.best_fitness <= config.cmaes.target_fitness:
-        return None
     criteria = {key: value for key, value in es.stop().items()
                 if key not in ("maxiter", "maxfevals")}
     if not criteria:

@@ -252,6 +252,20 @@ def test_bipop_alternates_small_and_large_regimes(tmp_path):
     assert "(bipop, small)" in events and "(bipop, large)" in events
 
 
+@pytest.mark.parametrize("setting, reason, generations", [
+    ("target_fitness = 0.99", "target_fitness", 1),
+    ("max_evaluations = 12", "max_evaluations", 2),
+    ("time_budget = 0.001", "time_budget", 1),
+])
+def test_stop_rules_say_which(tmp_path, setting, reason, generations):
+    cfg = load_config_text(TINY.replace("[cmaes]\n", f"[cmaes]\n{setting}\n"))
+    run = RunDir.create(tmp_path / "run", cfg.to_toml())
+    state = evolve(cfg, run, SerialBackend())
+    assert (state.stop_reason, state.generation) == (reason, generations)
+    assert run.read_result()["stop_reason"] == reason
+    assert "validation" in run.read_metrics()[-1]  # the last generation is validated
+
+
 def test_chunks_cover_the_population():
     assert chunk_bounds(10, 4) == [(0, 2), (2, 5), (5, 8), (8, 10)]
     assert chunk_bounds(3, 8) == [(0, 1), (1, 2), (2, 3)]
