@@ -46,7 +46,16 @@ def _named_overrides(name, seed, workers, max_generations, out_dir) -> list[str]
 @friendly_errors
 def evolve(config_path, resume, overrides, name, seed, workers, max_generations, out_dir,
            data_dir, force) -> None:
-    """Meta-learn a genome with CMA-ES; writes runs/<name>/."""
+    """Meta-learn a genome with CMA-ES; writes the run directory <out_dir>/<name>/.
+
+    \b
+    Examples:
+      blgnn-es evolve --config configs/quickstart.toml
+      blgnn-es evolve -c configs/paper-mnist-cmaes.toml --data-dir /data --name r2
+      blgnn-es evolve -c configs/paper-toy.toml --set unroll.steps=20 --seed 1
+      blgnn-es evolve --resume runs/r2                 # after a crash or kill
+      blgnn-es evolve --resume runs/r2 --max-generations 800
+    """
     from blgnn_es.config import load_config
     from blgnn_es.evolve import evolve as run_evolution
     from blgnn_es.parallel import make_backend
@@ -185,14 +194,21 @@ def _int_list(value: str | None) -> tuple[int, ...] | None:
               help="Base seed of the draws.")
 @click.option("--at", "at_steps", help="Steps to report besides the last, e.g. 1,5,10 "
               "(default: about a quarter, half and three quarters of T).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where MNIST-like data lives.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the curve CSV and PNG go (default: <genome>-eval/ beside the genome).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @friendly_errors
 def evaluate(genome_path, tasks, layers, steps, batch, eval_batches, seeds, seed, at_steps,
              data_dir, out_dir, as_json) -> None:
-    """Train fresh networks with a genome and report their accuracy and learning curves."""
+    """Train fresh networks with a genome and report their accuracy and learning curves.
+
+    \b
+    Examples:
+      blgnn-es evaluate runs/quickstart/mean_genome.npy --task circles --task cross
+      blgnn-es evaluate runs/r2/mean_genome.npy --task mnist --layers 256,128 --json
+    """
     from blgnn_es.fitness import EvaluationRequest, run_evaluation
     from blgnn_es.report import evaluation_json, evaluation_table, write_evaluation
 
@@ -220,7 +236,7 @@ def evaluate(genome_path, tasks, layers, steps, batch, eval_batches, seeds, seed
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @friendly_errors
 def report(run_dir) -> None:
-    """Plots and summary.md for a run directory."""
+    """Plots (fitness.png, validation.png, genome.png) and summary.md for a run directory."""
     from blgnn_es.report import write_report
 
     written = write_report(run_dir)
