@@ -127,10 +127,12 @@ def test_kill_9_then_resume_gives_identical_metrics(tmp_path):
     config = _write(tmp_path, slow)
     out = tmp_path / "runs"
     base = [sys.executable, "-m", "blgnn_es.cli", "evolve"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    root = str(Path(__file__).resolve().parents[1])  # run this checkout's package
+    env = {**os.environ, "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     subprocess.run(base + ["-c", str(config), "--out-dir", str(out), "--name", "straight"],
-                   check=True, capture_output=True, env=env)
-    process = subprocess.Popen(base + ["-c", str(config), "--out-dir", str(out)],
+                   check=True, capture_output=True, env=env, cwd=root)
+    process = subprocess.Popen(base + ["-c", str(config), "--out-dir", str(out)], cwd=root,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     metrics = out / "tiny" / "metrics.jsonl"
     deadline = time.monotonic() + 60
@@ -144,7 +146,7 @@ def test_kill_9_then_resume_gives_identical_metrics(tmp_path):
     done = len(_metrics(out / "tiny"))
     assert 4 <= done < 14
     subprocess.run(base + ["--resume", str(out / "tiny")], check=True, capture_output=True,
-                   env=env)
+                   env=env, cwd=root)
     assert _metrics(out / "tiny") == _metrics(out / "straight")
     assert "resumed at generation" in (out / "tiny" / "log.txt").read_text()
 
