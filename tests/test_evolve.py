@@ -85,6 +85,9 @@ def test_evolve_evaluate_report(tmp_path):
     assert summary["tasks"][1]["layer_sizes"] == [2, 8, 5]  # network per task shape
     assert len(summary["tasks"][0]["curve_mean"]) == 4 and summary["hidden"] == [8]
     assert (tmp_path / "eval" / "curve.csv").exists() and (tmp_path / "eval" / "curve.png").exists()
+    deeper = _invoke("evaluate", str(run / "mean_genome.npy"), "--layers", "6,4", "--seeds",
+                     "1", "--json", "--out", str(tmp_path / "eval3"))
+    assert json.loads(deeper.output)["tasks"][0]["layer_sizes"] == [2, 6, 4, 1]
     table = _invoke("evaluate", str(run / "best_genome.npy"), "--seeds", "2",
                     "--out", str(tmp_path / "eval2"))
     assert table.exit_code == 0 and "xor" in table.output and "±" in table.output
