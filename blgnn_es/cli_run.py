@@ -85,6 +85,7 @@ def evolve(config_path, resume, overrides, name, seed, workers, max_generations,
         if config_path is None:
             raise ConfigError("give --config FILE.toml (or --resume RUN_DIR)")
         config = load_config(config_path, all_overrides)
+        preflight(config)
         run = RunDir.create(Path(config.run.out_dir) / config.run.name, config.to_toml(),
                             force=force)
         run.log(f"new run from {config_path}" + (" with " + " ".join(all_overrides)
@@ -113,6 +114,14 @@ def evolve(config_path, resume, overrides, name, seed, workers, max_generations,
                      (config.tasks.validate or config.tasks.train))
     click.echo(f"evaluate the mean genome:  blgnn-es evaluate {run.mean_genome} {tasks}")
     click.echo(f"report:                    blgnn-es report {run.path}")
+
+
+def preflight(config) -> None:
+    """Errors that need the tasks or the genome file, raised before a run directory exists."""
+    from blgnn_es.evolve import check_tasks, initial_genome, make_plans
+
+    initial_genome(config.genome, config.network.states)
+    check_tasks(config, make_plans(config))
 
 
 class Progress:

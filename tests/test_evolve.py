@@ -108,6 +108,14 @@ def test_existing_run_dir_is_refused_without_force(tmp_path):
     assert _invoke("evolve", "-c", str(config), "--out-dir", out, "--force").exit_code == 0
 
 
+def test_train_tasks_must_share_sizes_and_nothing_is_written(tmp_path):
+    config = _write(tmp_path, TINY.replace('train = ["xor", "and"]', 'train = ["xor", "blobs5"]'))
+    result = _invoke("evolve", "-c", str(config), "--out-dir", str(tmp_path / "runs"))
+    assert result.exit_code == 2 and "tasks.train must agree" in result.output
+    assert "blobs5: 2 inputs -> 5 outputs" in result.output
+    assert not (tmp_path / "runs" / "tiny").exists()
+
+
 def test_resume_finished_run_with_more_generations(tmp_path):
     config = _write(tmp_path)
     out = tmp_path / "runs"
