@@ -305,13 +305,13 @@ def load_config_text(text: str, source: str = "<config>",
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{source}: not valid TOML ({err})") from None
-    for override in overrides:
-        apply_override(raw, override, source)
-    return validate(raw, source, default_name)
+    overridden = {apply_override(raw, override, source) for override in overrides}
+    return validate(raw, source, default_name, overridden)
 
 
-def apply_override(raw: dict[str, Any], override: str, source: str = "--set") -> None:
-    """Set ``section.key=value`` in a raw config dict; the value is read as TOML, else text."""
+def apply_override(raw: dict[str, Any], override: str, source: str = "--set") -> str:
+    """Set ``section.key=value`` in a raw config dict (the value is read as TOML, else as
+    text); returns ``section.key``."""
     dotted, equals, text = override.partition("=")
     section, dot, key = dotted.strip().partition(".")
     if not equals or not dot or not key:
@@ -328,9 +328,11 @@ def apply_override(raw: dict[str, Any], override: str, source: str = "--set") ->
     if not isinstance(table, dict):
         raise ConfigError(f"{source}: [{section}] must be a table")
     table[key] = value
+    return f"{section}.{key}"
 
 
-def validate(raw: dict[str, Any], source: str = "<config>", default_name: str = "run") -> Config:
+def validate(raw: dict[str, Any], source: str = "<config>", default_name: str = "run",
+             overridden: set[str] | frozenset[str] = frozenset()) -> Config:
     """Check every section and key of a parsed TOML dict and build a :class:`Config`."""
     unknown = sorted(set(raw) - set(SCHEMA))
     if unknown:
@@ -345,12 +347,14 @@ def validate(raw: dict[str, Any], source: str = "<config>", default_name: str = 
         names = {key.name for key in keys}
         extra = sorted(set(table) - names)
         if extra:
-            raise ConfigError(f"{source}: unknown key {section}.{extra[0]} = "
+            origin = "--set" if f"{section}.{extra[0]}" in overridden else source
+            raise ConfigError(f"{origin}: unknown key {section}.{extra[0]} = "
                               f"{table[extra[0]]!r}; allowed in [{section}]: "
                               f"{', '.join(sorted(names))}")
         values = {}
         for key in keys:
-            where = f"{source}: {section}.{key.name}"
+            dotted = f"{section}.{key.name}"
+            where = f"--set {dotted}" if dotted in overridden else f"{source}: {dotted}"
             if key.name in table:
                 values[key.name] = _check(key, table[key.name], where)
             elif key.required:

@@ -111,3 +111,10 @@ def test_reference_lists_every_key():
 def test_docs_carry_the_current_key_reference():
     docs = (Path(__file__).resolve().parents[1] / "docs" / "evolve.md").read_text()
     assert reference_markdown() in docs
+
+
+def test_override_errors_say_they_come_from_set():
+    with pytest.raises(ConfigError, match=r"^--set unroll.steps = 0 is not allowed"):
+        load_config_text(MINIMAL, source="my.toml", overrides=["unroll.steps=0"])
+    with pytest.raises(ConfigError, match=r"^--set: unknown key unroll.stepz"):
+        load_config_text(MINIMAL, source="my.toml", overrides=["unroll.stepz=3"])
