@@ -106,7 +106,7 @@ def warm_up(nets: Sequence[NetworkSpec]) -> None:
     process, before any worker starts: workers then load the cached machine code instead of
     each compiling it at the same time."""
     from blgnn_es.genome import genome_length
-    from blgnn_es.learner import run_unroll
+    from blgnn_es.learner import run_population, run_unroll
 
     seen = set()
     for net in nets:
@@ -116,7 +116,9 @@ def warm_up(nets: Sequence[NetworkSpec]) -> None:
         tiny = net.with_sizes((2, 3, 1))
         x = np.zeros((1, 2, 2), dtype=net.dtype)
         y = np.zeros((1, 2), dtype=np.int32)
-        run_unroll(np.zeros(genome_length(net.states)), tiny, x, y, x, y, seed=0)
+        genome = np.zeros(genome_length(net.states))
+        run_population(genome[None], tiny, x, y, x, y, seed=0)  # the fitness path
+        run_unroll(genome, tiny, x, y, x, y, seed=0)  # evaluate and error reports
 
 
 def default_workers() -> int:
