@@ -28,7 +28,8 @@ GENOME_PRESETS = ("random", "backprop", "hebbian")
 METRICS = ("accuracy", "l2", "ce")
 AVERAGES = ("mean", "median", "worst")
 RESTARTS = ("none", "ipop", "bipop")
-BACKENDS = ("loky", "serial")
+BACKENDS = ("loky", "serial", "dask")
+CLUSTERS = ("local", "slurm")
 
 
 @dataclass(frozen=True)
@@ -127,10 +128,30 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
         Key("incpopsize", "float", 2.0, "population factor per large restart", low=1.0),
     ),
     "parallel": (
-        Key("backend", "choice", "loky", "loky (processes on this machine) or serial",
-            choices=BACKENDS),
-        Key("workers", "int", 0, "worker processes (0: all cores)", low=0),
+        Key("backend", "choice", "loky", "loky (processes on this machine), serial, or dask "
+            "(a dask cluster: see scheduler and cluster; docs/cluster.md)", choices=BACKENDS),
+        Key("workers", "int", 0, "worker processes (0: all cores; dask with scheduler: the "
+            "workers it has; dask with slurm: jobs x cores)", low=0),
         Key("chunks_per_worker", "int", 2, "jobs per worker and generation", low=1),
+        Key("scheduler", "address", None, "dask: address of a running scheduler, "
+            "\"tcp://host:port\" (then cluster is not used)"),
+        Key("cluster", "choice", "local", "dask without scheduler: local (a LocalCluster of "
+            "workers processes on this machine) or slurm (dask-jobqueue submits worker jobs)",
+            choices=CLUSTERS),
+        Key("queue", "str", None, "slurm: partition of the worker jobs (default: the site's)"),
+        Key("account", "str", None, "slurm: account charged for the worker jobs"),
+        Key("cores", "int", 1, "slurm: cores per worker job (one single-threaded dask worker "
+            "per core)", low=1),
+        Key("memory", "str", "4GB", "slurm: memory per worker job, e.g. \"16GB\""),
+        Key("walltime", "str", "01:00:00", "slurm: time limit per worker job, HH:MM:SS"),
+        Key("jobs", "int", 1, "slurm: worker jobs kept running (a job that ends is replaced)",
+            low=1),
+        Key("job_extra_directives", "str_list", [], "slurm: extra #SBATCH lines of a worker "
+            "job, e.g. [\"--qos=long\", \"--constraint=intel\"]"),
+        Key("job_script_prologue", "str_list", [], "slurm: shell lines a worker job runs "
+            "first, e.g. [\"source ~/venv/bin/activate\"]"),
+        Key("interface", "str", None, "slurm: network interface of the scheduler and workers, "
+            "e.g. \"ib0\" (default: the host name's address)"),
     ),
     "report": (
         Key("validate_every", "int", 10, "validate the distribution mean every N generations "
@@ -230,13 +251,28 @@ class ParallelSettings:
     backend: str
     workers: int
     chunks_per_worker: int
+    scheduler: str | None = None
+    cluster: str = "local"
+    queue: str | None = None
+    account: str | None = None
+    cores: int = 1
+    memory: str = "4GB"
+    walltime: str = "01:00:00"
+    jobs: int = 1
+    job_extra_directives: tuple[str, ...] = ()
+    job_script_prologue: tuple[str, ...] = ()
+    interface: str | None = None
 
     @property
     def n_workers(self) -> int:
-        """Workers actually used (0 means all cores; serial means 1)."""
+        """Workers actually used (0 means all cores; serial means 1; slurm: jobs x cores)."""
         if self.backend == "serial":
             return 1
-        return self.workers or (os.cpu_count() or 1)
+        if self.workers:
+            return self.workers
+        if self.backend == "dask" and self.scheduler is None and self.cluster == "slurm":
+            return self.jobs * self.cores
+        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -386,6 +422,11 @@ def _cross_checks(config: Config, source: str) -> None:
     if not genome.evolve:
         raise ConfigError(f"{source}: genome.evolve = []: evolve at least one slot; allowed: "
                           f"{', '.join(SLOT_NAMES)}")
+    parallel = config.parallel
+    if parallel.scheduler is not None and parallel.cluster == "slurm":
+        raise ConfigError(f"{source}: parallel.scheduler = {parallel.scheduler!r} and "
+                          "parallel.cluster = \"slurm\": give one (a running scheduler, or "
+                          "a cluster for blgnn-es to start)")
 
 
 # ---- value checks ----------------------------------------------------------------------
@@ -450,6 +491,15 @@ def _check(key: Key, value: Any, where: str) -> Any:
         if not isinstance(value, list):
             raise _problem(where, value, "a list of integers >= 1, for example [512]")
         return tuple(_check_int(key, item, where) for item in value)
+    if kind == "str_list":
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise _problem(where, value, "a list of strings")
+        return tuple(value)
+    if kind == "address":
+        if not isinstance(value, str) or not _ADDRESS.fullmatch(value):
+            raise _problem(where, value, "a dask scheduler address such as "
+                                         "\"tcp://10.0.0.5:8786\"")
+        return value
     if kind == "slot_list":
         if not isinstance(value, list) or any(item not in key.choices for item in value):
             raise _problem(where, value, "a list of slot names from " + ", ".join(key.choices))
@@ -498,6 +548,7 @@ def _check_initial(value: Any, where: str) -> str:
     return str(path.resolve())
 
 
+_ADDRESS = re.compile(r"(tcp|tls)://[^\s/:]+:[0-9]{1,5}")
 _DURATION = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*(s|m|h|d)?\s*")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 

@@ -5,7 +5,8 @@ values. Each generation: ask, expand to full genomes, score them in parallel on 
 draws (fitness.py), tell, then write metrics, genomes and the checkpoint, in that order. The
 checkpoint holds the pickled ``CMAEvolutionStrategy``, numpy's global RNG state (pycma
 samples from it) and the :class:`RunState`; restoring all three makes a resumed run repeat
-the uninterrupted one exactly.
+the uninterrupted one exactly. A preemption request (preemption.py) is honoured at the next
+generation boundary: stop reason ``preempted``, which a resume clears like a budget.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from blgnn_es.parallel import Backend, chunk_bounds, warm_up
 from blgnn_es.rundir import RunDir
 
 BUDGET_REASONS = ("max_generations", "max_evaluations", "time_budget")
+PREEMPTED = "preempted"
 
 
 @dataclass
@@ -262,10 +264,17 @@ def start(config: Config, run: RunDir, backend: Backend, plans: Plans):
 
 def evolve(config: Config, run: RunDir, backend: Backend, *, resume: bool = False,
            data_dir: str | None = None,
-           on_generation: Callable[[dict[str, Any], RunState], None] | None = None) -> RunState:
-    """Run (or continue) CMA-ES until a stop rule fires; returns the final run state."""
+           on_generation: Callable[[dict[str, Any], RunState], None] | None = None,
+           preempted: Callable[[], str | None] | None = None) -> RunState:
+    """Run (or continue) CMA-ES until a stop rule fires; returns the final run state.
+
+    ``preempted`` is asked before every generation; when it names a reason (a signal), the
+    run stops with ``stop_reason = "preempted"`` and its checkpoint written.
+    """
     plans = make_plans(config, data_dir)
-    warm_up(check_tasks(config, plans))
+    nets = check_tasks(config, plans)
+    warm_up(nets)
+    backend.prepare(nets)
     payload = run.read_checkpoint() if resume else None
     if payload is None:
         run.truncate_metrics(0)
@@ -275,13 +284,18 @@ def evolve(config: Config, run: RunDir, backend: Backend, *, resume: bool = Fals
         es, state, base_popsize = payload["es"], payload["state"], payload["base_popsize"]
         np.random.set_state(payload["numpy_random"])
         run.truncate_metrics(state.generation)
-        if state.stop_reason in BUDGET_REASONS:
+        if state.stop_reason in (*BUDGET_REASONS, PREEMPTED):
             state.stop_reason = None  # the limits may have been raised
         run.log(f"resumed at generation {state.generation}")
 
     while state.stop_reason is None:
         state.stop_reason = _budget_reason(config, state)
         if state.stop_reason:
+            break
+        signal_name = preempted() if preempted is not None else None
+        if signal_name:
+            state.stop_reason = PREEMPTED
+            run.log(f"{signal_name} received: stopping at generation {state.generation}")
             break
         record, es = _generation(config, run, backend, plans, es, state, base_popsize)
         if on_generation is not None:

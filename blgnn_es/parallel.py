@@ -1,9 +1,10 @@
-"""Where genome evaluations run: in this process, or in persistent loky worker processes.
+"""Where genome evaluations run: in this process, in persistent loky worker processes, or
+on a dask cluster (parallel_dask.py, imported only when asked for).
 
 A backend maps a top-level function over a list of small jobs and returns the results in
 order. Jobs carry genomes and a DrawPlan, never dataset arrays: each worker loads its tasks
 once (the tasks layer memoizes datasets per process) and redraws a generation's batches from
-seeds. A dask backend can be added by implementing :class:`Backend`.
+seeds.
 
 A broken loky pool (a worker killed, joblib's shared-memory folder gone) is rebuilt and the
 whole job list run again, a few times at most; each rebuild is logged.
@@ -27,6 +28,9 @@ MAX_POOL_REBUILDS = 3
 class Backend(Protocol):
     workers: int
 
+    def prepare(self, nets: Sequence[NetworkSpec]) -> None:
+        """Get the workers ready for these networks (after :func:`warm_up` in this process)."""
+
     def map(self, function: Callable, jobs: Sequence[tuple]) -> list[Any]:
         """``[function(*job) for job in jobs]``, possibly in parallel, in order."""
 
@@ -38,6 +42,9 @@ class SerialBackend:
     """Everything in this process (debugging, tests, and the reference for loky)."""
 
     workers = 1
+
+    def prepare(self, nets: Sequence[NetworkSpec]) -> None:
+        pass
 
     def map(self, function: Callable, jobs: Sequence[tuple]) -> list[Any]:
         return [function(*job) for job in jobs]
@@ -60,6 +67,9 @@ class LokyBackend:
         # max_nbytes=None: never memory-map arguments (jobs are small; no shared folder).
         return Parallel(n_jobs=self.workers, backend="loky", max_nbytes=None)
 
+    def prepare(self, nets: Sequence[NetworkSpec]) -> None:
+        pass  # workers load the kernel from the numba cache warm_up wrote
+
     def map(self, function: Callable, jobs: Sequence[tuple]) -> list[Any]:
         from joblib import delayed
         from joblib.externals.loky.process_executor import BrokenProcessPool, TerminatedWorkerError
@@ -70,8 +80,10 @@ class LokyBackend:
             except (BrokenProcessPool, TerminatedWorkerError) as err:
                 if attempt == MAX_POOL_REBUILDS:
                     raise
-                self.log(f"worker pool broke ({type(err).__name__}: {err}); rebuilding it and "
-                         f"evaluating the generation again (attempt {attempt + 2})")
+                self.log(
+                    f"worker pool broke ({type(err).__name__}: {err}); rebuilding it and "
+                    f"evaluating the generation again (attempt {attempt + 2})"
+                )
                 self._rebuild()
         raise AssertionError("unreachable")
 
@@ -91,7 +103,16 @@ def make_backend(settings: ParallelSettings, log: Callable[[str], None] = print)
         return SerialBackend()
     if settings.backend == "loky":
         return LokyBackend(settings.n_workers, log)
-    raise ConfigError(f"parallel.backend = {settings.backend!r}; allowed: loky, serial")
+    if settings.backend == "dask":
+        try:
+            from blgnn_es.parallel_dask import make_dask_backend
+        except ImportError as err:
+            raise ConfigError(
+                f'parallel.backend = "dask" needs dask.distributed ({err}): '
+                "pip install 'blgnn-es[dask]'"
+            ) from None
+        return make_dask_backend(settings, log)
+    raise ConfigError(f"parallel.backend = {settings.backend!r}; allowed: loky, serial, dask")
 
 
 def chunk_bounds(count: int, chunks: int) -> list[tuple[int, int]]:
