@@ -14,24 +14,82 @@ import click
 from blgnn_es.cli import friendly_errors
 from blgnn_es.errors import ConfigError
 
-# Keys that may change when a run is resumed: limits and where the work runs.
+# Keys that may change when a run is resumed: limits and where the work runs (parallel.*).
 RESUMABLE_KEYS = ("cmaes.max_generations", "cmaes.max_evaluations", "cmaes.time_budget",
-                  "cmaes.target_fitness", "parallel.backend", "parallel.workers",
-                  "parallel.chunks_per_worker", "tasks.data_dir")
+                  "cmaes.target_fitness", "tasks.data_dir", "parallel.*")
 
 
-def _named_overrides(name, seed, workers, max_generations, out_dir) -> list[str]:
+def _resumable(key: str) -> bool:
+    return key in RESUMABLE_KEYS or key.startswith("parallel.")
+
+
+def _named_overrides(name, seed, workers, max_generations, out_dir, backend=None,
+                     scheduler=None, cluster=None) -> list[str]:
     pairs = [("run.name", name and json.dumps(name)), ("run.seed", seed),
              ("parallel.workers", workers), ("cmaes.max_generations", max_generations),
-             ("run.out_dir", out_dir and json.dumps(str(out_dir)))]
+             ("run.out_dir", out_dir and json.dumps(str(out_dir))),
+             ("parallel.backend", backend and json.dumps(backend)),
+             ("parallel.scheduler", scheduler and json.dumps(scheduler)),
+             ("parallel.cluster", cluster and json.dumps(cluster))]
     return [f"{key}={value}" for key, value in pairs if value is not None]
+
+
+def _seed_from_env(variable: str, config_path: Path | None, overrides: list[str]) -> list[str]:
+    """run.seed from an environment variable (an array job's task id) and run.name
+    ``<name>-seed<N>``, so that every array task writes its own run directory."""
+    import os
+
+    from blgnn_es.config import load_config
+
+    if config_path is None:
+        raise ConfigError(f"--seed-from-env {variable} needs --config FILE.toml")
+    text = os.environ.get(variable)
+    if text is None:
+        raise ConfigError(f"--seed-from-env {variable}: ${variable} is not set (in a SLURM "
+                          "array job use SLURM_ARRAY_TASK_ID)")
+    if not text.strip().isdigit():
+        raise ConfigError(f"--seed-from-env {variable}: ${variable} = {text!r} is not an "
+                          "integer >= 0")
+    seed = int(text)
+    name = load_config(config_path, overrides).run.name
+    return [f"run.seed={seed}", f"run.name={json.dumps(f'{name}-seed{seed}')}"]
+
+
+def _auto_resume(config, config_path: Path):
+    """``--resume auto``: the run directory of this config if it exists (it must hold the
+    same run: only RESUMABLE_KEYS may differ), else a new one. Returns (run, resuming)."""
+    from blgnn_es.config import load_config
+    from blgnn_es.fileio import atomic_write_text
+    from blgnn_es.rundir import RunDir
+
+    path = Path(config.run.out_dir) / config.run.name
+    if not (path / "config.toml").is_file():
+        preflight(config)
+        run = RunDir.create(path, config.to_toml())
+        run.log(f"new run from {config_path} (--resume auto)")
+        return run, False
+    run = RunDir.open(path)
+    before = load_config(run.config).to_dict()
+    for section, table in config.to_dict().items():
+        for key in sorted(set(table) | set(before[section])):
+            old, new = before[section].get(key), table.get(key)
+            if old != new and not _resumable(f"{section}.{key}"):
+                raise ConfigError(f"--resume auto: {path} holds a run with {section}.{key} = "
+                                  f"{old!r}, this command asks for {new!r}; only "
+                                  f"{', '.join(RESUMABLE_KEYS)} may change (or pick another "
+                                  "--name)")
+    if config.to_toml() != run.config.read_text():
+        atomic_write_text(run.config, config.to_toml())
+        run.log(f"config changed on resume from {config_path}")
+    return run, True
 
 
 @click.command()
 @click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="TOML config (see docs/evolve.md).")
 @click.option("--resume", type=click.Path(file_okay=False, path_type=Path),
-              help="Continue the run in this run directory.")
+              help="Continue the run in this run directory; 'auto' (with --config): continue "
+                   "<out_dir>/<name> if it exists, else start it.")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override a config key, e.g. --set unroll.steps=20 (repeatable).")
 @click.option("--name", help="Run name (run.name).")
@@ -43,9 +101,17 @@ def _named_overrides(name, seed, workers, max_generations, out_dir) -> list[str]
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where MNIST-like data lives (tasks.data_dir).")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
+@click.option("--backend", type=click.Choice(["loky", "serial", "dask"]),
+              help="parallel.backend.")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="A running dask scheduler (parallel.scheduler; implies --backend dask).")
+@click.option("--cluster", type=click.Choice(["local", "slurm"]),
+              help="parallel.cluster: the dask cluster to start (implies --backend dask).")
+@click.option("--seed-from-env", metavar="VAR",
+              help="Seed from $VAR (e.g. SLURM_ARRAY_TASK_ID); the run is <name>-seed<N>.")
 @friendly_errors
 def evolve(config_path, resume, overrides, name, seed, workers, max_generations, out_dir,
-           data_dir, force) -> None:
+           data_dir, force, backend, scheduler, cluster, seed_from_env) -> None:
     """Meta-learn a genome with CMA-ES; writes the run directory <out_dir>/<name>/.
 
     \b
@@ -55,24 +121,50 @@ def evolve(config_path, resume, overrides, name, seed, workers, max_generations,
       blgnn-es evolve -c configs/paper-toy.toml --set unroll.steps=20 --seed 1
       blgnn-es evolve --resume runs/r2                 # after a crash or kill
       blgnn-es evolve --resume runs/r2 --max-generations 800
+      blgnn-es evolve -c C.toml --seed-from-env SLURM_ARRAY_TASK_ID --resume auto
+      blgnn-es evolve -c C.toml --backend dask --scheduler tcp://10.0.0.5:8786
+
+    \b
+    SIGTERM or SIGUSR1 (a batch job's end) finishes the current generation, writes the
+    checkpoint and exits with code 75; continue with --resume (docs/cluster.md).
     """
     from blgnn_es.config import load_config
+    from blgnn_es.evolve import PREEMPTED
     from blgnn_es.evolve import evolve as run_evolution
     from blgnn_es.parallel import make_backend
+    from blgnn_es.preemption import PREEMPTED_EXIT_CODE, Preempted, Preemption
     from blgnn_es.rundir import RunDir
 
-    named = _named_overrides(name, seed, workers, max_generations, out_dir)
+    if (scheduler or cluster) and backend in ("loky", "serial"):
+        raise ConfigError(f"--scheduler and --cluster are for --backend dask, not {backend}")
+    if scheduler or cluster:
+        backend = "dask"
+    named = _named_overrides(name, seed, workers, max_generations, out_dir, backend,
+                             scheduler, cluster)
     if data_dir is not None:
         named.append(f"tasks.data_dir={json.dumps(str(data_dir))}")
     all_overrides = list(overrides) + named
-    if resume is not None:
+    if seed_from_env is not None:
+        if seed is not None:
+            raise ConfigError(f"--seed {seed} and --seed-from-env {seed_from_env}: give one")
+        all_overrides += _seed_from_env(seed_from_env, config_path, all_overrides)
+    resuming = resume is not None
+    if resume is not None and str(resume) == "auto":
+        if config_path is None:
+            raise ConfigError("--resume auto needs --config FILE.toml (it continues "
+                              "<out_dir>/<name> if that exists, else starts it)")
+        if force:
+            raise ConfigError("--resume auto and --force: give one")
+        config = load_config(config_path, all_overrides)
+        run, resuming = _auto_resume(config, config_path)
+    elif resume is not None:
         if config_path is not None:
             raise ConfigError("--resume continues a run with its own config.toml; "
                               "drop --config")
         run = RunDir.open(resume)
         for override in all_overrides:
             key = override.partition("=")[0].strip()
-            if key not in RESUMABLE_KEYS:
+            if not _resumable(key):
                 raise ConfigError(f"--resume: {key} cannot change in a running run; allowed: "
                                   f"{', '.join(RESUMABLE_KEYS)}")
         config = load_config(run.config, all_overrides)
@@ -96,17 +188,30 @@ def evolve(config_path, resume, overrides, name, seed, workers, max_generations,
                f"{config.parallel.n_workers} worker(s))")
     backend = make_backend(config.parallel, log=lambda line: (run.log(line), progress.note(line)))
     try:
-        state = run_evolution(config, run, backend, resume=resume is not None,
-                              on_generation=progress.update)
+        with Preemption() as preemption:
+            state = run_evolution(config, run, backend, resume=resuming,
+                                  on_generation=progress.update, preempted=preemption)
     except KeyboardInterrupt:
         progress.finish()
         run.log("interrupted")
         click.echo(f"interrupted; the last complete generation is checkpointed. Continue with:"
                    f"\n  blgnn-es evolve --resume {run.path}", err=True)
         sys.exit(130)
+    except Preempted as signals:
+        progress.finish()
+        run.log(f"preempted ({signals}): stopped inside a generation; the one before it is "
+                "checkpointed")
+        click.echo(f"preempted ({signals}); continue with: blgnn-es evolve --resume {run.path}",
+                   err=True)
+        sys.exit(PREEMPTED_EXIT_CODE)
     finally:
         backend.close()
         progress.finish()
+    if state.stop_reason == PREEMPTED:
+        click.echo(f"preempted ({preemption.received}) after {state.generation} generations; "
+                   f"checkpoint written. Continue with: blgnn-es evolve --resume {run.path}",
+                   err=True)
+        sys.exit(PREEMPTED_EXIT_CODE)
     click.echo(f"stopped: {state.stop_reason} after {state.generation} generations, "
                f"{state.evaluations} evaluations; best fitness {state.best_fitness:.4f}")
     click.echo(f"run directory: {run.path}")
