@@ -1,0 +1,150 @@
+"""The ``collect`` command: one table of many run directories (the seeds of an array job).
+
+Each row is read from a run directory's files only (config.toml, result.json, metrics.jsonl),
+so runs that are still going, or were preempted, show where they are.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import click
+
+from blgnn_es.cli import friendly_errors
+from blgnn_es.errors import ConfigError
+
+COLUMNS = (
+    "run",
+    "seed",
+    "status",
+    "generations",
+    "evaluations",
+    "best_fitness",
+    "best_generation",
+    "last_median",
+    "validation_accuracy",
+    "elapsed_seconds",
+    "best_genome",
+)
+
+
+def run_dirs(paths: list[Path]) -> list[Path]:
+    """Run directories named directly, or found one level below a named folder."""
+    found = []
+    for path in paths:
+        if (path / "config.toml").is_file():
+            found.append(path)
+            continue
+        inside = sorted(child for child in path.glob("*") if (child / "config.toml").is_file())
+        if not inside:
+            raise ConfigError(
+                f"{path} is neither a run directory (no config.toml) nor a folder "
+                "of run directories"
+            )
+        found.extend(inside)
+    return list(dict.fromkeys(found))
+
+
+def run_row(path: Path) -> dict[str, Any]:
+    """What one run directory says about itself: its seed, how far it got, its best fitness
+    and the last validation of its distribution mean."""
+    from blgnn_es.rundir import RunDir
+
+    run = RunDir(path)
+    config = tomllib.loads(run.config.read_text())
+    records = run.read_metrics()
+    result = run.read_result() or {}
+    last = records[-1] if records else {}
+    validated = [r["validation"] for r in records if r.get("validation")]
+    return {
+        "run": path.name,
+        "seed": config.get("run", {}).get("seed"),
+        "status": result.get("stop_reason") or ("running" if records else "not started"),
+        "generations": len(records),
+        "evaluations": last.get("evaluations", 0),
+        "best_fitness": result.get("best_fitness", last.get("best_so_far")),
+        "best_generation": result.get("best_generation"),
+        "last_median": last.get("median"),
+        "validation_accuracy": validated[-1].get("accuracy") if validated else None,
+        "elapsed_seconds": last.get("elapsed"),
+        "best_genome": str(run.best_genome) if run.best_genome.exists() else None,
+    }
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def _spread(rows: list[dict[str, Any]], column: str) -> str:
+    values = [row[column] for row in rows if isinstance(row[column], int | float)]
+    if len(values) < 2:
+        return ""
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return f"{mean:.4f} ± {std:.4f}"
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """The rows as a Markdown table, with a mean ± std line when there are several runs."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_cell(row[c]) for c in COLUMNS) + " |" for row in rows]
+    if len(rows) > 1:
+        summary = {c: "" for c in COLUMNS}
+        summary["run"] = f"mean ± std ({len(rows)} runs)"
+        for column in ("best_fitness", "last_median", "validation_accuracy"):
+            summary[column] = _spread(rows, column)
+        lines.append("| " + " | ".join(summary[c] for c in COLUMNS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def csv_table(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({c: "" if row[c] is None else row[c] for c in COLUMNS} for row in rows)
+    return out.getvalue()
+
+
+@click.command()
+@click.argument(
+    "runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the table here instead of stdout (.csv: CSV).",
+)
+@click.option(
+    "--format",
+    "table_format",
+    type=click.Choice(["markdown", "csv"]),
+    help="Table format (default: csv for a .csv output, else markdown).",
+)
+@friendly_errors
+def collect(runs, output, table_format) -> None:
+    """One table of the best genomes and final metrics of many run directories.
+
+    \b
+    RUNS are run directories, or folders holding them:
+      blgnn-es collect runs/paper-toy-seed*
+      blgnn-es collect runs/ -o seeds.csv
+    """
+    rows = [run_row(path) for path in run_dirs(list(runs))]
+    if table_format is None:
+        table_format = "csv" if output is not None and output.suffix == ".csv" else "markdown"
+    text = csv_table(rows) if table_format == "csv" else markdown_table(rows)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        click.echo(f"wrote {output} ({len(rows)} runs)")
