@@ -184,9 +184,9 @@ def evolve(config_path, resume, overrides, name, seed, workers, max_generations,
                                                  if all_overrides else ""))
 
     progress = Progress(config, sys.stdout.isatty())
-    click.echo(f"run directory: {run.path}  ({config.parallel.backend}, "
-               f"{config.parallel.n_workers} worker(s))")
     backend = make_backend(config.parallel, log=lambda line: (run.log(line), progress.note(line)))
+    click.echo(f"run directory: {run.path}  ({config.parallel.backend}, "
+               f"{backend.workers} worker(s))")
     try:
         with Preemption() as preemption:
             state = run_evolution(config, run, backend, resume=resuming,

@@ -26,6 +26,8 @@ from blgnn_es.config import ParallelSettings
 from blgnn_es.errors import ConfigError
 from blgnn_es.network import NetworkSpec
 
+WORKER_WAIT = "120s"  # how long a running scheduler may take to show its first worker
+
 
 class KernelWarmUp(WorkerPlugin):
     """Compile (or load from numba's cache) the kernel when a worker starts."""
@@ -62,6 +64,9 @@ class DaskBackend:
         futures = [self.client.submit(function, *job, pure=False) for job in jobs]
         try:
             results = self.client.gather(futures)
+        except BaseException:
+            self.client.cancel(futures)  # the other jobs of a failed generation are moot
+            raise
         finally:
             self._count_losses(len(jobs))
         return results
@@ -141,7 +146,18 @@ def make_dask_backend(
             raise ConfigError(
                 f"parallel.scheduler = {settings.scheduler!r}: cannot connect ({err})"
             ) from None
-        workers = settings.workers or sum(client.nthreads().values())
+        workers = settings.workers
+        if not workers:  # as many jobs per generation as there are worker threads
+            try:
+                client.wait_for_workers(1, timeout=WORKER_WAIT)
+            except TimeoutError:
+                client.close()
+                raise ConfigError(
+                    f"parallel.scheduler = {settings.scheduler!r} has no workers "
+                    f"(waited {WORKER_WAIT}); start some, or set "
+                    "parallel.workers"
+                ) from None
+            workers = sum(client.nthreads().values())
         return DaskBackend(client, None, workers, log)
     if settings.cluster == "slurm":
         if shutil.which("sbatch") is None:

@@ -1,6 +1,6 @@
-"""The dask backend on this machine (loopback only): the same metrics as loky, a worker killed
-mid-generation changes nothing but the log, and the SLURM job script dask-jobqueue would
-submit carries our settings."""
+"""The dask backend on this machine (loopback only): a running scheduler gives the same
+metrics as loky, a LocalCluster worker killed mid-generation changes nothing but the log, and
+the SLURM job script dask-jobqueue would submit carries our settings."""
 
 from __future__ import annotations
 
@@ -55,7 +55,9 @@ def _metrics(run_dir: Path) -> list[dict]:
     return [strip_timings(json.loads(line)) for line in (run_dir / "metrics.jsonl").open()]
 
 
-def test_dask_local_cluster_matches_loky(tmp_path):
+def test_dask_scheduler_matches_loky(tmp_path):
+    from distributed import LocalCluster
+
     config = tmp_path / "tiny.toml"
     config.write_text(TINY)
     out = str(tmp_path / "runs")
@@ -66,11 +68,26 @@ def test_dask_local_cluster_matches_loky(tmp_path):
         catch_exceptions=False,
     )
     assert loky.exit_code == 0, loky.output
-    dask = runner.invoke(
-        cli,
-        ["evolve", "-c", str(config), "--out-dir", out, "--name", "dask", "--cluster", "local"],
-        catch_exceptions=False,
-    )
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        dask = runner.invoke(
+            cli,
+            [
+                "evolve",
+                "-c",
+                str(config),
+                "--out-dir",
+                out,
+                "--name",
+                "dask",
+                "--scheduler",
+                cluster.scheduler_address,
+                "--workers",
+                "0",
+            ],
+            catch_exceptions=False,
+        )
     assert dask.exit_code == 0, dask.output
     assert "(dask, 2 worker(s))" in dask.output
     assert _metrics(tmp_path / "runs" / "dask") == _metrics(tmp_path / "runs" / "loky")
