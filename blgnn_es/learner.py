@@ -16,6 +16,7 @@ V: (n', n, k)) and the kernel's channel-major flat buffers, and calls the numba 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,29 @@ from blgnn_es import kernel
 from blgnn_es.errors import NetworkError
 from blgnn_es.genome import Genome, validate_genome_array
 from blgnn_es.network import NetworkSpec, encode_targets
+
+
+def limit_kernel_blas_threads() -> list[str]:
+    """Run the BLAS that the kernel's matrix products call (SciPy's) on one thread.
+
+    Parallelism in blgnn-es is across processes. A multi-threaded BLAS inside each
+    process changes the summation order with the thread count (so results would depend on
+    the machine) and, on a busy machine, spin-waiting threads make an unroll up to 50x
+    slower. NumPy's own BLAS, which a user's code calls, is left alone. Returns the paths
+    of the libraries limited.
+    """
+    import scipy.linalg.cython_blas  # noqa: F401  (loads the library numba calls)
+    from threadpoolctl import ThreadpoolController
+
+    limited = []
+    for lib in ThreadpoolController().lib_controllers:
+        if lib.user_api == "blas" and "scipy" in os.path.basename(os.path.dirname(lib.filepath)):
+            lib.set_num_threads(1)
+            limited.append(lib.filepath)
+    return limited
+
+
+limit_kernel_blas_threads()
 
 
 @dataclass

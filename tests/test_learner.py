@@ -130,3 +130,15 @@ def test_population_call_equals_one_call_per_genome():
             assert population.accuracy[p] == single.accuracy
             assert population.l2[p] == single.l2
     assert population.diverged[2]
+
+
+def test_kernel_blas_runs_on_one_thread():
+    """Thread count changes BLAS summation order: results must not depend on the machine."""
+    from threadpoolctl import threadpool_info
+
+    from blgnn_es.learner import limit_kernel_blas_threads
+
+    limited = limit_kernel_blas_threads()
+    info = {entry["filepath"]: entry["num_threads"] for entry in threadpool_info()}
+    for path in limited:
+        assert info[path] == 1
