@@ -64,7 +64,7 @@ def run_row(path: Path) -> dict[str, Any]:
     return {
         "run": path.name,
         "seed": config.get("run", {}).get("seed"),
-        "status": result.get("stop_reason") or ("running" if records else "not started"),
+        "status": result.get("stop_reason") or ("incomplete" if records else "not started"),
         "generations": len(records),
         "evaluations": last.get("evaluations", 0),
         "best_fitness": result.get("best_fitness", last.get("best_so_far")),
