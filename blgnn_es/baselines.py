@@ -1,0 +1,406 @@
+"""Gradient-descent baselines beside BLUR: SGD, SGD with momentum, Adam (SPEC.md R4).
+
+An ordinary one-state network of the BLUR network's layer sizes, started from channel 0 of
+the BLUR network's initial forward synapses (``NetworkSpec.init_weights(seed)[0][ℓ][..., 0]``,
+bias row last), trained on the same batches in the same order. Every learning rate of a
+sweep trains side by side in one set of arrays: the first layer's weights of all rates are
+one (n_0 + 1, R·n_1) matrix, so the shared input batch meets them in a single GEMM; deeper
+layers are batched matmuls over the rate axis.
+
+The learning rate is chosen on validation data held out from the training split, never on
+the test split, separately for each reported step budget (:func:`choose_rates`).
+
+>>> import numpy as np
+>>> mlp = Mlp((4, 8, 3))
+>>> rng = np.random.default_rng(0)
+>>> start = [rng.uniform(-0.5, 0.5, (5, 8)), rng.uniform(-0.3, 0.3, (9, 3))]
+>>> x, y = rng.normal(size=(10, 16, 4)), rng.integers(0, 3, (10, 16))
+>>> run = train_rates(mlp, "adam", [1e-3, 1e-2], start, x, y,
+...                   probes=[Probe(x[0], y[0], (1, 10))])
+>>> run.accuracy[0].shape, run.diverged.tolist()
+((2, 2), [False, False])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from blgnn_es.errors import ConfigError
+from blgnn_es.network import NetworkSpec
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+LOSSES = ("ce", "mse")
+ACTIVATIONS = ("identity", "tanh", "relu", "relu_tanh", "sigmoid")
+MOMENTUM = 0.9  # heavy ball: v ← 0.9 v + g, W ← W − lr v (PyTorch's SGD momentum)
+ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8  # Kingma & Ba's defaults
+EVAL_CHUNK = 2048  # examples per forward pass when measuring accuracy (bounds memory)
+
+
+def default_rates(count: int = 13, low: float = 1e-4, high: float = 1.0) -> tuple[float, ...]:
+    """``count`` log-spaced learning rates from ``low`` to ``high`` (default: 13, 1e-4..1)."""
+    return tuple(float(r) for r in np.logspace(np.log10(low), np.log10(high), count))
+
+
+@dataclass(frozen=True)
+class Mlp:
+    """An ordinary one-state network: layer sizes, activations, loss, float type.
+
+    Loss ``ce``: softmax cross-entropy on the output pre-activations (one output: the
+    logistic loss). Loss ``mse``: L = 1/(2B) Σ_b Σ_j (φ(z) − t)², targets 0/1 when the output
+    activation is sigmoid, else ±1 (SPEC §3.3). Prediction: argmax of z (one output: z > 0).
+    """
+
+    layer_sizes: tuple[int, ...]
+    hidden_activation: str = "relu_tanh"
+    output_activation: str = "identity"  # used by mse only; ce reads logits
+    loss: str = "ce"
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        for what, name in (("hidden", self.hidden_activation), ("output", self.output_activation)):
+            if name not in ACTIVATIONS:
+                raise ConfigError(f"baseline {what} activation {name!r}; allowed: "
+                                  f"{', '.join(ACTIVATIONS)}")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"baseline loss {self.loss!r}; allowed: {', '.join(LOSSES)}")
+        object.__setattr__(self, "layer_sizes", tuple(int(n) for n in self.layer_sizes))
+
+
+def mlp_for(net: NetworkSpec, loss: str = "ce", hidden_activation: str | None = None,
+            output_activation: str | None = None) -> Mlp:
+    """The baseline network beside a BLUR network: its sizes and float type, and (unless
+    given) the activations of its state 0, the one BLUR reads its prediction from."""
+
+    def state0(activation) -> str:
+        return activation if isinstance(activation, str) else activation[0]
+
+    hidden = hidden_activation or state0(net.hidden_activation)
+    output = output_activation or state0(net.output_activation)
+    for name in (hidden, output):
+        if name not in ACTIVATIONS:
+            raise ConfigError(f"the network's state-0 activation {name!r} has no baseline "
+                              f"counterpart; choose one of {', '.join(ACTIVATIONS)}")
+    return Mlp(net.layer_sizes, hidden, output, loss, net.dtype)
+
+
+def initial_weights(net: NetworkSpec, seed: int) -> list[np.ndarray]:
+    """Channel 0 of BLUR's initial forward synapses: (n_ℓ + 1, n_{ℓ+1}) per layer, bias last."""
+    forward, _ = net.init_weights(seed)
+    return [np.ascontiguousarray(w[:, :, 0]) for w in forward]
+
+
+# ---- activations ----------------------------------------------------------------------
+
+def _activate(name: str, z: np.ndarray) -> np.ndarray:
+    if name == "identity":
+        return z
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "relu":
+        return np.maximum(z, 0)
+    if name == "relu_tanh":
+        return np.maximum(np.tanh(z), 0)
+    return 1 / (1 + np.exp(-z))
+
+
+def _slope(name: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """φ'(z), from z and a = φ(z)."""
+    if name == "identity":
+        return np.ones_like(z)
+    if name == "tanh":
+        return 1 - a * a
+    if name == "relu":
+        return (z > 0).astype(z.dtype)
+    if name == "relu_tanh":
+        return (z > 0) * (1 - a * a)  # a = tanh z wherever z > 0
+    return a * (1 - a)
+
+
+# ---- the vectorized learner -----------------------------------------------------------
+
+@dataclass
+class _Stack:
+    """Parameters of R networks: first layer (n_0 + 1, R, n_1), deeper ones (R, n + 1, n')."""
+
+    layers: list[np.ndarray]
+
+    @classmethod
+    def replicate(cls, start: list[np.ndarray], count: int, dtype) -> _Stack:
+        first = np.repeat(np.asarray(start[0], dtype=dtype)[:, None, :], count, axis=1)
+        deeper = [np.repeat(np.asarray(w, dtype=dtype)[None], count, axis=0) for w in start[1:]]
+        return cls([np.ascontiguousarray(first), *deeper])
+
+    def zeros_like(self) -> _Stack:
+        return _Stack([np.zeros_like(w) for w in self.layers])
+
+    def rate_view(self, per_rate: np.ndarray) -> list[np.ndarray]:
+        """A per-rate vector broadcast against each layer's array."""
+        return [per_rate[None, :, None], *([per_rate[:, None, None]] * (len(self.layers) - 1))]
+
+    def finite(self) -> np.ndarray:
+        ok = np.isfinite(self.layers[0]).all(axis=(0, 2))
+        for w in self.layers[1:]:
+            ok &= np.isfinite(w).all(axis=(1, 2))
+        return ok
+
+    def zero_rates(self, mask: np.ndarray) -> None:
+        self.layers[0][:, mask] = 0
+        for w in self.layers[1:]:
+            w[mask] = 0
+
+
+def _forward(mlp: Mlp, stack: _Stack, x: np.ndarray):
+    """Pre-activations and activations of every layer, each (R, B, n) (the input is shared)."""
+    first = stack.layers[0]
+    n0, count, n1 = first.shape[0] - 1, first.shape[1], first.shape[2]
+    z = x @ first[:n0].reshape(n0, count * n1) + first[n0].reshape(count * n1)
+    # contiguous (R, B, n): numpy's stacked matmul falls back to a slow loop on strided input
+    z = np.ascontiguousarray(z.reshape(len(x), count, n1).transpose(1, 0, 2))
+    pre, post = [z], []
+    for w in stack.layers[1:]:
+        post.append(_activate(mlp.hidden_activation, pre[-1]))
+        n = w.shape[1] - 1
+        pre.append(np.matmul(post[-1], w[:, :n]) + w[:, n][:, None, :])
+    return pre, post
+
+
+def _output_delta(mlp: Mlp, z: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """∂L/∂z at the output for the batch mean loss, (R, B, n_out)."""
+    batch, n_out = z.shape[1], z.shape[2]
+    if mlp.loss == "ce":
+        if n_out == 1:
+            return (1 / (1 + np.exp(-z)) - labels[None, :, None]) / batch
+        shifted = np.exp(z - z.max(axis=2, keepdims=True))
+        delta = shifted / shifted.sum(axis=2, keepdims=True)
+        delta[:, np.arange(batch), labels] -= 1
+        return delta / batch
+    a = _activate(mlp.output_activation, z)
+    return (a - _targets(mlp, labels, n_out, z.dtype)) * _slope(mlp.output_activation, z, a) / batch
+
+
+def _targets(mlp: Mlp, labels: np.ndarray, n_out: int, dtype) -> np.ndarray:
+    low = 0.0 if mlp.output_activation == "sigmoid" else -1.0
+    if n_out == 1:
+        return np.where(labels == 1, 1.0, low).astype(dtype)[None, :, None]
+    return np.where(labels[:, None] == np.arange(n_out), 1.0, low).astype(dtype)[None]
+
+
+def _gradients(mlp: Mlp, stack: _Stack, x: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:
+    """Backprop of the batch mean loss; gradients shaped like ``stack.layers``."""
+    pre, post = _forward(mlp, stack, x)
+    delta = _output_delta(mlp, pre[-1], labels)
+    grads: list[np.ndarray] = [None] * len(stack.layers)  # type: ignore[list-item]
+    for layer in range(len(stack.layers) - 1, 0, -1):
+        w, a = stack.layers[layer], post[layer - 1]
+        n = w.shape[1] - 1
+        grad = np.empty_like(w)
+        grad[:, :n] = np.matmul(a.transpose(0, 2, 1), delta)
+        grad[:, n] = delta.sum(axis=1)
+        grads[layer] = grad
+        delta = np.matmul(delta, w[:, :n].transpose(0, 2, 1)) * _slope(
+            mlp.hidden_activation, pre[layer - 1], a)
+    count, n1 = delta.shape[0], delta.shape[2]
+    flat = delta.transpose(1, 0, 2).reshape(len(x), count * n1)
+    first = np.empty_like(stack.layers[0])
+    first[:-1] = (x.T @ flat).reshape(-1, count, n1)
+    first[-1] = flat.sum(axis=0).reshape(count, n1)
+    grads[0] = first
+    return grads
+
+
+class _Optimizer:
+    """One update rule for R networks at once, each with its own learning rate."""
+
+    def __init__(self, name: str, stack: _Stack, rates: np.ndarray) -> None:
+        if name not in OPTIMIZERS:
+            raise ConfigError(f"baseline {name!r}; allowed: {', '.join(OPTIMIZERS)}")
+        self.name = name
+        self.rates = stack.rate_view(rates)
+        self.steps = 0
+        if name != "sgd":
+            self.first = stack.zeros_like()
+        if name == "adam":
+            self.second = stack.zeros_like()
+
+    def step(self, stack: _Stack, grads: list[np.ndarray]) -> None:
+        self.steps += 1
+        for layer, (w, g) in enumerate(zip(stack.layers, grads, strict=True)):
+            rate = self.rates[layer]
+            if self.name == "sgd":
+                w -= rate * g
+            elif self.name == "momentum":
+                v = self.first.layers[layer]
+                v *= MOMENTUM
+                v += g
+                w -= rate * v
+            else:
+                m, s = self.first.layers[layer], self.second.layers[layer]
+                m *= ADAM_BETA1
+                m += (1 - ADAM_BETA1) * g
+                s *= ADAM_BETA2
+                s += (1 - ADAM_BETA2) * g * g
+                m_hat = m / (1 - ADAM_BETA1**self.steps)
+                s_hat = s / (1 - ADAM_BETA2**self.steps)
+                w -= rate * m_hat / (np.sqrt(s_hat) + ADAM_EPS)
+
+    def forget(self, mask: np.ndarray) -> None:
+        for state in (getattr(self, "first", None), getattr(self, "second", None)):
+            if state is not None:
+                state.zero_rates(mask)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Examples whose accuracy is measured after the listed learning steps (0: before any)."""
+
+    x: np.ndarray  # (N, n_0), or (E, B, n_0) batches that are flattened
+    labels: np.ndarray  # (N,) or (E, B)
+    steps: tuple[int, ...]
+
+
+@dataclass
+class RatesRun:
+    """What :func:`train_rates` measured: per probe, accuracy (R, len(probe.steps));
+    which rates diverged (their accuracy counts as 0 from then on); the final weights."""
+
+    accuracy: list[np.ndarray]
+    diverged: np.ndarray
+    weights: list[np.ndarray] = field(repr=False)
+
+    def final_weights(self, rate_index: int) -> list[np.ndarray]:
+        """Rate ``rate_index``'s weights in the layout of the start: (n + 1, n') per layer."""
+        first, deeper = self.weights[0][:, rate_index], self.weights[1:]
+        return [first.copy(), *(w[rate_index].copy() for w in deeper)]
+
+
+def train_rates(mlp: Mlp, optimizer: str, rates, start: list[np.ndarray], x_train: np.ndarray,
+                labels: np.ndarray, probes: list[Probe] = ()) -> RatesRun:
+    """Train one network per learning rate from the same start on the same batches.
+
+    ``start``: (n_ℓ + 1, n_{ℓ+1}) per layer, bias row last; x_train (T, B, n_0), labels
+    (T, B) ints. A rate whose weights stop being finite is marked diverged and frozen at 0.
+    """
+    dtype = np.dtype(mlp.dtype)
+    rates = np.asarray(rates, dtype=dtype)
+    shapes = [(a + 1, b) for a, b in zip(mlp.layer_sizes, mlp.layer_sizes[1:], strict=False)]
+    if [tuple(np.shape(w)) for w in start] != shapes:
+        raise ConfigError(f"baseline start weights {[np.shape(w) for w in start]}, "
+                          f"expected {shapes}")
+    x_train = np.asarray(x_train, dtype=dtype)
+    labels = np.asarray(labels, dtype=np.int64)
+    flat_probes = [(np.asarray(p.x, dtype=dtype).reshape(-1, mlp.layer_sizes[0]),
+                    np.asarray(p.labels, dtype=np.int64).reshape(-1), p.steps) for p in probes]
+    accuracy = [np.zeros((len(rates), len(p.steps))) for p in probes]
+    stack = _Stack.replicate(start, len(rates), dtype)
+    rule = _Optimizer(optimizer, stack, rates)
+    diverged = np.zeros(len(rates), dtype=bool)
+
+    def measure(step: int) -> None:
+        for out, (x, y, steps) in zip(accuracy, flat_probes, strict=True):
+            for column, wanted in enumerate(steps):
+                if wanted == step:
+                    out[:, column] = np.where(diverged, 0.0, accuracy_of(mlp, stack, x, y))
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        measure(0)
+        for step in range(len(x_train)):
+            rule.step(stack, _gradients(mlp, stack, x_train[step], labels[step]))
+            broken = ~stack.finite() & ~diverged
+            if broken.any():
+                diverged |= broken
+                stack.zero_rates(broken)
+                rule.forget(broken)
+            measure(step + 1)
+    return RatesRun(accuracy, diverged, stack.layers)
+
+
+def accuracy_of(mlp: Mlp, stack: _Stack, x: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Accuracy of each of the R networks on (x, labels), in chunks of EVAL_CHUNK examples."""
+    correct = np.zeros(stack.layers[0].shape[1])
+    for begin in range(0, len(x), EVAL_CHUNK):
+        z = _forward(mlp, stack, x[begin:begin + EVAL_CHUNK])[0][-1]
+        y = labels[begin:begin + EVAL_CHUNK]
+        guess = (z[:, :, 0] > 0) if z.shape[2] == 1 else z.argmax(axis=2)
+        correct += (guess == y[None]).sum(axis=1)
+    return correct / max(len(x), 1)
+
+
+# ---- sweeps: choose the rate on validation, report on test ----------------------------
+
+@dataclass(frozen=True)
+class SeedDraw:
+    """One seed's data, shared with the BLUR run it is compared to."""
+
+    start: list[np.ndarray]  # (n + 1, n') per layer
+    x_train: np.ndarray  # (T, B, n_0)
+    y_train: np.ndarray  # (T, B)
+    x_validation: np.ndarray  # held out from the training split
+    y_validation: np.ndarray
+    x_test: np.ndarray  # the test examples BLUR is evaluated on
+    y_test: np.ndarray
+
+
+@dataclass
+class Sweep:
+    """One optimizer over rates and seeds.
+
+    ``validation`` (seeds, rates, budgets): validation accuracy after each budget's step;
+    ``chosen`` (budgets,): index of the rate with the best mean validation accuracy at that
+    budget; ``test`` (seeds, budgets): test accuracy at each budget with its chosen rate;
+    ``curves``: rate index -> (seeds, T) test accuracy after every step, for each chosen rate.
+    """
+
+    optimizer: str
+    rates: np.ndarray
+    budgets: tuple[int, ...]
+    validation: np.ndarray
+    chosen: np.ndarray
+    test: np.ndarray
+    curves: dict[int, np.ndarray]
+    diverged: np.ndarray  # (rates,) seeds whose network diverged at that rate
+
+    def rate_at(self, budget: int) -> float:
+        return float(self.rates[self.chosen[self.budgets.index(budget)]])
+
+    def curve_at(self, budget: int) -> np.ndarray:
+        """(seeds, T) test curve of the rate chosen for ``budget``."""
+        return self.curves[int(self.chosen[self.budgets.index(budget)])]
+
+
+def choose_rates(validation: np.ndarray) -> np.ndarray:
+    """Per budget, the rate with the best mean validation accuracy over seeds (the smaller
+    rate on a tie). Takes validation accuracy only: the test split cannot reach it."""
+    return np.argmax(validation.mean(axis=0), axis=0)
+
+
+def sweep(mlp: Mlp, optimizer: str, rates, draws: list[SeedDraw],
+          budgets: tuple[int, ...]) -> Sweep:
+    """Choose a rate per budget on validation data, then measure the chosen rates on test.
+
+    Two passes over the same batches: all rates with validation probes at the budgets, then
+    only the chosen rates with a test probe after every step.
+    """
+    rates = np.asarray(rates, dtype=np.float64)
+    steps = len(draws[0].x_train)
+    budgets = tuple(int(b) for b in budgets)
+    validation, diverged = [], np.zeros(len(rates), dtype=np.int64)
+    for draw in draws:
+        run = train_rates(mlp, optimizer, rates, draw.start, draw.x_train, draw.y_train,
+                          [Probe(draw.x_validation, draw.y_validation, budgets)])
+        validation.append(run.accuracy[0])
+        diverged += run.diverged
+    validation = np.array(validation)
+    chosen = choose_rates(validation)
+    distinct = sorted(set(chosen.tolist()))
+    every_step = tuple(range(1, steps + 1))
+    curves = {index: np.zeros((len(draws), steps)) for index in distinct}
+    for seed, draw in enumerate(draws):
+        run = train_rates(mlp, optimizer, rates[distinct], draw.start, draw.x_train,
+                          draw.y_train, [Probe(draw.x_test, draw.y_test, every_step)])
+        for row, index in enumerate(distinct):
+            curves[index][seed] = run.accuracy[0][row]
+    test = np.stack([curves[int(index)][:, budget - 1]
+                     for index, budget in zip(chosen, budgets, strict=True)], axis=1)
+    return Sweep(optimizer, rates, budgets, validation, chosen, test, curves, diverged)
