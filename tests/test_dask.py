@@ -177,3 +177,35 @@ def test_slurm_without_sbatch_is_a_config_error(monkeypatch):
     settings = load_config_text(DASK.replace('"local"', '"slurm"')).parallel
     with pytest.raises(ConfigError, match="no sbatch on PATH"):
         make_backend(settings)
+
+
+def test_slurm_cluster_submits_and_cancels_its_jobs(tmp_path, monkeypatch):
+    """Stand-in sbatch/scancel/squeue record what dask-jobqueue runs (no SLURM here)."""
+    import time
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stubs = {
+        "sbatch": f'cp "$1" "{tmp_path}/job-$$.sh"\necho "Submitted batch job $$"\n',
+        "scancel": f'echo "$@" >> "{tmp_path}/cancelled"\n',
+        "squeue": "exit 0\n",
+    }
+    for name, body in stubs.items():
+        (bin_dir / name).write_text("#!/bin/sh\n" + body)
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    text = DASK.replace(
+        'cluster = "local"', 'cluster = "slurm"\njobs = 2\ncores = 3\ninterface = "lo"'
+    ).replace("workers = 2\n", "")
+    backend = make_backend(load_config_text(text).parallel)
+    try:
+        deadline = time.monotonic() + 20
+        while len(list(tmp_path.glob("job-*.sh"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert backend.workers == 6
+    finally:
+        backend.close()
+    scripts = [path.read_text() for path in tmp_path.glob("job-*.sh")]
+    assert len(scripts) == 2
+    assert all("--nworkers 3" in s and "tcp://127.0.0.1:" in s for s in scripts)
+    assert len((tmp_path / "cancelled").read_text().split()) == 2
