@@ -67,8 +67,7 @@ class DaskBackend:
         except BaseException:
             self.client.cancel(futures)  # the other jobs of a failed generation are moot
             raise
-        finally:
-            self._count_losses(len(jobs))
+        self._count_losses(len(jobs))
         return results
 
     def _unexpected_removals(self) -> int:
