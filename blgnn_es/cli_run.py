@@ -55,6 +55,9 @@ def _seed_from_env(variable: str, config_path: Path | None, overrides: list[str]
     return [f"run.seed={seed}", f"run.name={json.dumps(f'{name}-seed{seed}')}"]
 
 
+_RUN_PATH_KEYS = ("run.out_dir", "run.name")  # they found the directory: already agreed
+
+
 def _auto_resume(config, config_path: Path):
     """``--resume auto``: the run directory of this config if it exists (it must hold the
     same run: only RESUMABLE_KEYS may differ), else a new one. Returns (run, resuming)."""
@@ -73,7 +76,8 @@ def _auto_resume(config, config_path: Path):
     for section, table in config.to_dict().items():
         for key in sorted(set(table) | set(before[section])):
             old, new = before[section].get(key), table.get(key)
-            if old != new and not _resumable(f"{section}.{key}"):
+            dotted = f"{section}.{key}"
+            if old != new and not _resumable(dotted) and dotted not in _RUN_PATH_KEYS:
                 raise ConfigError(f"--resume auto: {path} holds a run with {section}.{key} = "
                                   f"{old!r}, this command asks for {new!r}; only "
                                   f"{', '.join(RESUMABLE_KEYS)} may change (or pick another "
