@@ -61,15 +61,20 @@ class Mlp:
     def __post_init__(self) -> None:
         for what, name in (("hidden", self.hidden_activation), ("output", self.output_activation)):
             if name not in ACTIVATIONS:
-                raise ConfigError(f"baseline {what} activation {name!r}; allowed: "
-                                  f"{', '.join(ACTIVATIONS)}")
+                raise ConfigError(
+                    f"baseline {what} activation {name!r}; allowed: {', '.join(ACTIVATIONS)}"
+                )
         if self.loss not in LOSSES:
             raise ConfigError(f"baseline loss {self.loss!r}; allowed: {', '.join(LOSSES)}")
         object.__setattr__(self, "layer_sizes", tuple(int(n) for n in self.layer_sizes))
 
 
-def mlp_for(net: NetworkSpec, loss: str = "ce", hidden_activation: str | None = None,
-            output_activation: str | None = None) -> Mlp:
+def mlp_for(
+    net: NetworkSpec,
+    loss: str = "ce",
+    hidden_activation: str | None = None,
+    output_activation: str | None = None,
+) -> Mlp:
     """The baseline network beside a BLUR network: its sizes and float type, and (unless
     given) the activations of its state 0, the one BLUR reads its prediction from."""
 
@@ -80,8 +85,10 @@ def mlp_for(net: NetworkSpec, loss: str = "ce", hidden_activation: str | None = 
     output = output_activation or state0(net.output_activation)
     for name in (hidden, output):
         if name not in ACTIVATIONS:
-            raise ConfigError(f"the network's state-0 activation {name!r} has no baseline "
-                              f"counterpart; choose one of {', '.join(ACTIVATIONS)}")
+            raise ConfigError(
+                f"the network's state-0 activation {name!r} has no baseline "
+                f"counterpart; choose one of {', '.join(ACTIVATIONS)}"
+            )
     return Mlp(net.layer_sizes, hidden, output, loss, net.dtype)
 
 
@@ -92,6 +99,7 @@ def initial_weights(net: NetworkSpec, seed: int) -> list[np.ndarray]:
 
 
 # ---- activations ----------------------------------------------------------------------
+
 
 def _activate(name: str, z: np.ndarray) -> np.ndarray:
     if name == "identity":
@@ -119,6 +127,7 @@ def _slope(name: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 
 # ---- the vectorized learner -----------------------------------------------------------
+
 
 @dataclass
 class _Stack:
@@ -200,7 +209,8 @@ def _gradients(mlp: Mlp, stack: _Stack, x: np.ndarray, labels: np.ndarray) -> li
         grad[:, n] = delta.sum(axis=1)
         grads[layer] = grad
         delta = np.matmul(delta, w[:, :n].transpose(0, 2, 1)) * _slope(
-            mlp.hidden_activation, pre[layer - 1], a)
+            mlp.hidden_activation, pre[layer - 1], a
+        )
     count, n1 = delta.shape[0], delta.shape[2]
     flat = delta.transpose(1, 0, 2).reshape(len(x), count * n1)
     first = np.empty_like(stack.layers[0])
@@ -275,8 +285,15 @@ class RatesRun:
         return [first.copy(), *(w[rate_index].copy() for w in deeper)]
 
 
-def train_rates(mlp: Mlp, optimizer: str, rates, start: list[np.ndarray], x_train: np.ndarray,
-                labels: np.ndarray, probes: list[Probe] = ()) -> RatesRun:
+def train_rates(
+    mlp: Mlp,
+    optimizer: str,
+    rates,
+    start: list[np.ndarray],
+    x_train: np.ndarray,
+    labels: np.ndarray,
+    probes: list[Probe] = (),
+) -> RatesRun:
     """Train one network per learning rate from the same start on the same batches.
 
     ``start``: (n_ℓ + 1, n_{ℓ+1}) per layer, bias row last; x_train (T, B, n_0), labels
@@ -286,12 +303,19 @@ def train_rates(mlp: Mlp, optimizer: str, rates, start: list[np.ndarray], x_trai
     rates = np.asarray(rates, dtype=dtype)
     shapes = [(a + 1, b) for a, b in zip(mlp.layer_sizes, mlp.layer_sizes[1:], strict=False)]
     if [tuple(np.shape(w)) for w in start] != shapes:
-        raise ConfigError(f"baseline start weights {[np.shape(w) for w in start]}, "
-                          f"expected {shapes}")
+        raise ConfigError(
+            f"baseline start weights {[np.shape(w) for w in start]}, expected {shapes}"
+        )
     x_train = np.asarray(x_train, dtype=dtype)
     labels = np.asarray(labels, dtype=np.int64)
-    flat_probes = [(np.asarray(p.x, dtype=dtype).reshape(-1, mlp.layer_sizes[0]),
-                    np.asarray(p.labels, dtype=np.int64).reshape(-1), p.steps) for p in probes]
+    flat_probes = [
+        (
+            np.asarray(p.x, dtype=dtype).reshape(-1, mlp.layer_sizes[0]),
+            np.asarray(p.labels, dtype=np.int64).reshape(-1),
+            p.steps,
+        )
+        for p in probes
+    ]
     accuracy = [np.zeros((len(rates), len(p.steps))) for p in probes]
     stack = _Stack.replicate(start, len(rates), dtype)
     rule = _Optimizer(optimizer, stack, rates)
@@ -320,14 +344,15 @@ def accuracy_of(mlp: Mlp, stack: _Stack, x: np.ndarray, labels: np.ndarray) -> n
     """Accuracy of each of the R networks on (x, labels), in chunks of EVAL_CHUNK examples."""
     correct = np.zeros(stack.layers[0].shape[1])
     for begin in range(0, len(x), EVAL_CHUNK):
-        z = _forward(mlp, stack, x[begin:begin + EVAL_CHUNK])[0][-1]
-        y = labels[begin:begin + EVAL_CHUNK]
+        z = _forward(mlp, stack, x[begin : begin + EVAL_CHUNK])[0][-1]
+        y = labels[begin : begin + EVAL_CHUNK]
         guess = (z[:, :, 0] > 0) if z.shape[2] == 1 else z.argmax(axis=2)
         correct += (guess == y[None]).sum(axis=1)
     return correct / max(len(x), 1)
 
 
 # ---- sweeps: choose the rate on validation, report on test ----------------------------
+
 
 @dataclass(frozen=True)
 class SeedDraw:
@@ -375,8 +400,9 @@ def choose_rates(validation: np.ndarray) -> np.ndarray:
     return np.argmax(validation.mean(axis=0), axis=0)
 
 
-def sweep(mlp: Mlp, optimizer: str, rates, draws: list[SeedDraw],
-          budgets: tuple[int, ...]) -> Sweep:
+def sweep(
+    mlp: Mlp, optimizer: str, rates, draws: list[SeedDraw], budgets: tuple[int, ...]
+) -> Sweep:
     """Choose a rate per budget on validation data, then measure the chosen rates on test.
 
     Two passes over the same batches: all rates with validation probes at the budgets, then
@@ -387,8 +413,15 @@ def sweep(mlp: Mlp, optimizer: str, rates, draws: list[SeedDraw],
     budgets = tuple(int(b) for b in budgets)
     validation, diverged = [], np.zeros(len(rates), dtype=np.int64)
     for draw in draws:
-        run = train_rates(mlp, optimizer, rates, draw.start, draw.x_train, draw.y_train,
-                          [Probe(draw.x_validation, draw.y_validation, budgets)])
+        run = train_rates(
+            mlp,
+            optimizer,
+            rates,
+            draw.start,
+            draw.x_train,
+            draw.y_train,
+            [Probe(draw.x_validation, draw.y_validation, budgets)],
+        )
         validation.append(run.accuracy[0])
         diverged += run.diverged
     validation = np.array(validation)
@@ -397,10 +430,19 @@ def sweep(mlp: Mlp, optimizer: str, rates, draws: list[SeedDraw],
     every_step = tuple(range(1, steps + 1))
     curves = {index: np.zeros((len(draws), steps)) for index in distinct}
     for seed, draw in enumerate(draws):
-        run = train_rates(mlp, optimizer, rates[distinct], draw.start, draw.x_train,
-                          draw.y_train, [Probe(draw.x_test, draw.y_test, every_step)])
+        run = train_rates(
+            mlp,
+            optimizer,
+            rates[distinct],
+            draw.start,
+            draw.x_train,
+            draw.y_train,
+            [Probe(draw.x_test, draw.y_test, every_step)],
+        )
         for row, index in enumerate(distinct):
             curves[index][seed] = run.accuracy[0][row]
-    test = np.stack([curves[int(index)][:, budget - 1]
-                     for index, budget in zip(chosen, budgets, strict=True)], axis=1)
+    test = np.stack(
+        [curves[int(index)][:, budget - 1] for index, budget in zip(chosen, budgets, strict=True)],
+        axis=1,
+    )
     return Sweep(optimizer, rates, budgets, validation, chosen, test, curves, diverged)

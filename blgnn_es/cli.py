@@ -162,6 +162,7 @@ def _register_optional_groups() -> None:
     for module, names in (
         ("blgnn_es.cli_tasks", ("tasks_group", "data_group")),
         ("blgnn_es.cli_run", ("evolve", "evaluate", "report")),
+        ("blgnn_es.cli_study", ("study",)),
         ("blgnn_es.cli_collect", ("collect",)),
     ):
         try:

@@ -317,9 +317,17 @@ def _int_list(value: str | None) -> tuple[int, ...] | None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the curve CSV and PNG go (default: <genome>-eval/ beside the genome).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--baselines", help="Gradient-descent baselines beside BLUR, e.g. "
+              "sgd,momentum,adam (see docs/baselines.md).")
+@click.option("--loss", type=click.Choice(["ce", "mse"]), default="ce", show_default=True,
+              help="Baselines' loss: softmax cross-entropy or mean squared error.")
+@click.option("--rates", default="1e-4:1:13", show_default=True,
+              help="Baselines' learning rates: LOW:HIGH:COUNT (log-spaced) or a list.")
+@click.option("--baseline-activation", help="Baselines' hidden activation (default: the "
+              "genome network's state-0 hidden activation).")
 @friendly_errors
 def evaluate(genome_path, tasks, layers, steps, batch, eval_batches, seeds, seed, at_steps,
-             data_dir, out_dir, as_json) -> None:
+             data_dir, out_dir, as_json, baselines, loss, rates, baseline_activation) -> None:
     """Train fresh networks with a genome and report their accuracy and learning curves.
 
     \b
@@ -340,8 +348,14 @@ def evaluate(genome_path, tasks, layers, steps, batch, eval_batches, seeds, seed
         genome_path, tasks=tasks, hidden=_int_list(layers), steps=steps, batch=batch,
         eval_batches=eval_batches, seeds=seeds, seed=seed,
         at_steps=_int_list(at_steps), data_dir=data_dir)
-    results = run_evaluation(request)
     out_dir = out_dir or genome_path.with_name(genome_path.stem + "-eval")
+    if baselines:
+        from blgnn_es.cli_study import evaluate_with_baselines
+
+        evaluate_with_baselines(request, baselines, loss, rates, baseline_activation,
+                                at_given=at_steps is not None, out_dir=out_dir, as_json=as_json)
+        return
+    results = run_evaluation(request)
     files = write_evaluation(request, results, out_dir)
     if as_json:
         click.echo(json.dumps(evaluation_json(request, results, files)))

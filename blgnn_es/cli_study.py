@@ -1,0 +1,111 @@
+"""``blgnn-es study CONFIG`` and the ``--baselines`` branch of ``blgnn-es evaluate``: thin
+commands that parse, call and print (the work is in comparison.py and study.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import click
+
+from blgnn_es.cli import friendly_errors
+from blgnn_es.errors import ConfigError
+
+
+def evaluate_with_baselines(
+    request,
+    baselines: str,
+    loss: str,
+    rates: str,
+    hidden_activation: str | None,
+    *,
+    at_given: bool,
+    out_dir: Path,
+    as_json: bool,
+) -> None:
+    """BLUR and the named baselines on the request's tasks: table (or JSON) and files."""
+    from blgnn_es.comparison import (
+        BaselineSettings,
+        default_budgets,
+        parse_rates,
+        run_comparison,
+    )
+    from blgnn_es.comparison_report import comparison_json, comparison_table, write_comparison
+    from blgnn_es.study import evolved_steps
+
+    settings = BaselineSettings(
+        optimizers=tuple(name.strip() for name in baselines.split(",") if name.strip()),
+        rates=parse_rates(rates),
+        loss=loss,
+        hidden_activation=hidden_activation,
+    )
+    if not at_given:
+        request = dataclasses.replace(request, at_steps=default_budgets(request.steps)[:-1])
+    started = time.monotonic()
+    results = run_comparison(request, settings)
+    files = write_comparison(
+        request, settings, results, out_dir, evolved_steps(Path(request.genome_path))
+    )
+    if as_json:
+        click.echo(json.dumps(comparison_json(request, settings, results, files)))
+        return
+    click.echo(comparison_table(request, settings, results))
+    click.echo(
+        f"curves: {files['baselines_csv']}  {files['baselines_png']}  "
+        f"{files['baselines_json']}  ({time.monotonic() - started:.1f} s)"
+    )
+
+
+@click.command()
+@click.argument("config_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder that holds study outputs (default: study.out_dir).",
+)
+@click.option("--seeds", type=click.IntRange(min=1), help="Seeds per cell (default: study.seeds).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where MNIST-like data lives (default: grid.data_dir).",
+)
+@friendly_errors
+def study(config_path, out_dir, seeds, data_dir) -> None:
+    """Genomes x tasks x architectures x step budgets, each beside SGD, momentum and Adam.
+
+    Writes per task a markdown and a CSV table and a PNG to <out_dir>/<name>/.
+
+    \b
+    Example:
+      blgnn-es study configs/study-transfer.toml
+    """
+    from blgnn_es.study import load_study, run_study, write_study
+
+    settings = load_study(config_path)
+    changes = {
+        key: value
+        for key, value in (("out_dir", out_dir), ("seeds", seeds), ("data_dir", data_dir))
+        if value is not None
+    }
+    if "data_dir" in changes:
+        changes["data_dir"] = str(changes["data_dir"])
+    settings = dataclasses.replace(settings, **changes)
+    missing = [str(g.path) for g in settings.genomes if not g.path.exists()]
+    if missing:
+        raise ConfigError(f"{config_path}: genome file not found: {', '.join(missing)}")
+    cells_total = len(settings.genomes) * len(settings.layers) * len(settings.tasks)
+    click.echo(
+        f"study {settings.name}: {len(settings.genomes)} genome(s) x "
+        f"{len(settings.tasks)} task(s) x {len(settings.layers)} architecture(s), "
+        f"steps {', '.join(map(str, settings.budgets))}; {cells_total} cells of "
+        f"{settings.seeds} seeds"
+    )
+    started = time.monotonic()
+    cells = run_study(
+        settings,
+        progress=lambda line: click.echo(f"  [{time.monotonic() - started:6.1f} s] {line}"),
+    )
+    for path in write_study(settings, cells, settings.out_dir / settings.name):
+        click.echo(f"wrote {path}")

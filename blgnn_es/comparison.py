@@ -1,0 +1,240 @@
+"""BLUR beside gradient descent on the same networks, batches and test examples (SPEC R4).
+
+For task i and replica r the draws are those of ``blgnn-es evaluate``
+(``derive_seed(seed, 0, i, r, "evaluate-task" | "evaluate-batches" | "evaluate-synapses")``)
+plus ``"evaluate-validation"`` for the baselines' validation examples. Those come from the
+training distribution, never the test split: a stored dataset gives up
+``validation_fraction`` of its training split (chosen by ``"evaluate-holdout"``, one split
+per task) and BLUR and the baselines train on batches from the rest; a toy task draws fresh
+training samples.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from blgnn_es.baselines import (
+    ACTIVATIONS,
+    LOSSES,
+    OPTIMIZERS,
+    SeedDraw,
+    Sweep,
+    default_rates,
+    initial_weights,
+    mlp_for,
+    sweep,
+)
+from blgnn_es.errors import ConfigError
+from blgnn_es.fitness import EvaluationRequest, TaskEvaluation
+from blgnn_es.learner import run_unroll
+from blgnn_es.network import NetworkSpec
+
+DEFAULT_BUDGETS = (1, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+
+
+@dataclass(frozen=True)
+class BaselineSettings:
+    """Which baselines run beside BLUR and how they are tuned (documented defaults)."""
+
+    optimizers: tuple[str, ...] = OPTIMIZERS
+    rates: tuple[float, ...] = field(default_factory=default_rates)
+    loss: str = "ce"
+    hidden_activation: str | None = None  # None: the BLUR network's state-0 hidden activation
+    output_activation: str | None = None  # mse only; None: the network's state-0 output one
+    validation_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.optimizers if name not in OPTIMIZERS]
+        if unknown or not self.optimizers:
+            raise ConfigError(
+                f"baselines {', '.join(unknown) or '(none)'}: allowed {', '.join(OPTIMIZERS)}"
+            )
+        if not self.rates or any(not (math.isfinite(r) and r > 0) for r in self.rates):
+            raise ConfigError(f"learning rates {self.rates}: need positive numbers")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"baseline loss {self.loss!r}: allowed {', '.join(LOSSES)}")
+        for name in (self.hidden_activation, self.output_activation):
+            if name is not None and name not in ACTIVATIONS:
+                raise ConfigError(f"baseline activation {name!r}: allowed {', '.join(ACTIVATIONS)}")
+        if not 0 < self.validation_fraction < 1:
+            raise ConfigError(f"validation fraction {self.validation_fraction}: need 0 < f < 1")
+
+
+def parse_rates(text: str) -> tuple[float, ...]:
+    """``LOW:HIGH:COUNT`` (log-spaced) or a comma list ``0.01,0.1``."""
+    try:
+        if ":" in text:
+            low, high, count = text.split(":")
+            return default_rates(int(count), float(low), float(high))
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(
+            f"--rates {text!r}: give LOW:HIGH:COUNT (1e-4:1:13) or a list (0.01,0.1,1)"
+        ) from None
+
+
+def default_budgets(steps: int) -> tuple[int, ...]:
+    """1, 5, 10, 20, 50, 100, ... below ``steps``, and ``steps`` itself."""
+    return tuple(b for b in DEFAULT_BUDGETS if b < steps) + (steps,)
+
+
+@dataclass
+class TaskComparison:
+    """One task: BLUR's curves and each baseline's sweep on the same draws."""
+
+    task: str
+    layer_sizes: tuple[int, ...]
+    budgets: tuple[int, ...]
+    blur: TaskEvaluation
+    sweeps: dict[str, Sweep]
+    validation_examples: int
+
+    def learners(self) -> dict[str, np.ndarray]:
+        """(seeds, budgets) test accuracy of every learner, BLUR first."""
+        blur = np.stack([self.blur.curves[:, b - 1] for b in self.budgets], axis=1)
+        return {"blur": blur, **{name: s.test for name, s in self.sweeps.items()}}
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Who is ahead at one budget: mean accuracy margin over the runner-up, and whether it
+    exceeds one standard error of the difference of the two means (``clear``)."""
+
+    budget: int
+    leader: str
+    runner_up: str
+    margin: float
+    clear: bool
+
+
+def standings(item: TaskComparison) -> list[Standing]:
+    """The leader at each budget among BLUR and the baselines (each at its chosen rate)."""
+    learners = item.learners()
+    out = []
+    for column, budget in enumerate(item.budgets):
+        ranked = sorted(learners, key=lambda name: -learners[name][:, column].mean())
+        if len(ranked) < 2:
+            continue
+        first, second = learners[ranked[0]][:, column], learners[ranked[1]][:, column]
+        margin = float(first.mean() - second.mean())
+        n = len(first)
+        spread = math.sqrt((first.var(ddof=1) + second.var(ddof=1)) / n) if n > 1 else 0.0
+        out.append(Standing(budget, ranked[0], ranked[1], margin, margin > spread))
+    return out
+
+
+# ---- running ---------------------------------------------------------------------------
+
+_SPLITS: dict[tuple, tuple[Any, Any]] = {}
+
+
+def split_training(task, fraction: float, seed: int):
+    """(the task minus its validation examples, a validation sampler ``f(rng, n | None)``).
+
+    Stored datasets hold out a stratified ``fraction`` of the training split (memoized per
+    dataset); toy tasks have unlimited training samples and draw fresh ones.
+    """
+    from blgnn_es.tasks import ArrayTask
+    from blgnn_es.tasks.arrays import LabelledArrays, stratified_split
+
+    if not isinstance(task, ArrayTask):
+        test_size = len(task.test_split()[1])
+        return task, lambda rng, n: task.sample_train(rng, test_size if n is None else n)
+    arrays = task.arrays
+    key = (id(arrays), fraction, seed)
+    if key not in _SPLITS:
+        if len(_SPLITS) >= 2:
+            _SPLITS.pop(next(iter(_SPLITS)))
+        _SPLITS[key] = (arrays, stratified_split(arrays.x_train, arrays.y_train, fraction, seed))
+    parts = _SPLITS[key][1]
+    rest = LabelledArrays(
+        parts.x_train, parts.y_train, arrays.x_test, arrays.y_test, arrays.n_classes
+    )
+    trained_on = ArrayTask(task.name, task.kind, rest, task.label_map, task.image_side)
+
+    def validation(rng: np.random.Generator, n: int | None):
+        index = (
+            np.arange(len(parts.y_test))
+            if n is None
+            else rng.choice(len(parts.y_test), size=n, replace=n > len(parts.y_test))
+        )
+        labels = parts.y_test[index]
+        if task.label_map is not None:
+            labels = task.label_map[labels]
+        return np.ascontiguousarray(parts.x_test[index]), labels
+
+    return trained_on, validation
+
+
+def compare_task(
+    request: EvaluationRequest, settings: BaselineSettings, index: int, budgets: tuple[int, ...]
+) -> TaskComparison:
+    """BLUR and every baseline on task ``index`` of the request, over its seeds."""
+    from blgnn_es.tasks import derive_seed, draw_unroll, load_task
+
+    spec = request.tasks[index]
+    holdout_seed = derive_seed(request.seed, 0, index, 0, "evaluate-holdout")
+    curves, finals, diverged, draws = [], [], 0, []
+    net = None
+    validation_examples = 0
+    for replica in range(request.seeds):
+
+        def seed(purpose: str, replica=replica) -> int:
+            return derive_seed(request.seed, 0, index, replica, "evaluate-" + purpose)
+
+        task = load_task(spec, seed("task"), data_dir=request.data_dir)
+        trained_on, validation = split_training(task, settings.validation_fraction, holdout_seed)
+        sizes = (task.n_inputs, *request.hidden, task.n_outputs)
+        net = NetworkSpec.from_dict({**request.network, "layer_sizes": sizes})
+        data = draw_unroll(
+            trained_on,
+            seed("batches"),
+            steps=request.steps,
+            batch=request.batch,
+            eval_batches=request.eval_batches,
+        )
+        result = run_unroll(
+            request.genome,
+            net,
+            data.x_train,
+            data.y_train,
+            data.x_eval,
+            data.y_eval,
+            seed=seed("synapses"),
+            record_curve=True,
+        )
+        diverged += bool(result.diverged)
+        finals.append(
+            0.0 if result.diverged or not math.isfinite(result.accuracy) else result.accuracy
+        )
+        curves.append(np.nan_to_num(result.curve, nan=0.0))
+        wanted = None if request.eval_batches is None else request.eval_batches * request.batch
+        x_val, y_val = validation(np.random.default_rng(seed("validation")), wanted)
+        validation_examples = len(y_val)
+        draws.append(
+            SeedDraw(
+                initial_weights(net, seed("synapses")),
+                data.x_train,
+                data.y_train,
+                x_val,
+                y_val,
+                data.x_eval,
+                data.y_eval,
+            )
+        )
+    blur = TaskEvaluation(str(spec), net.layer_sizes, np.array(finals), np.array(curves), diverged)
+    mlp = mlp_for(net, settings.loss, settings.hidden_activation, settings.output_activation)
+    sweeps = {
+        name: sweep(mlp, name, settings.rates, draws, budgets) for name in settings.optimizers
+    }
+    return TaskComparison(str(spec), net.layer_sizes, budgets, blur, sweeps, validation_examples)
+
+
+def run_comparison(request: EvaluationRequest, settings: BaselineSettings) -> list[TaskComparison]:
+    """Every task of the request; budgets are its ``at_steps`` and its last step."""
+    budgets = tuple(sorted({*request.at_steps, request.steps}))
+    return [compare_task(request, settings, index, budgets) for index in range(len(request.tasks))]

@@ -1,0 +1,252 @@
+"""Tables, JSON, CSV and a figure for BLUR beside its baselines (``evaluate --baselines``).
+
+The JSON object is documented in docs/baselines.md; it extends the one of ``evaluate
+--json`` (docs/evolve.md) with a ``baselines`` block and per-task ``baselines``, ``budgets``
+and ``ahead`` entries.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from blgnn_es.comparison import BaselineSettings, TaskComparison, standings
+from blgnn_es.fileio import atomic_write, atomic_write_text
+
+LEARNER_COLOURS = {
+    "blur": "black",
+    "sgd": "tab:blue",
+    "momentum": "tab:orange",
+    "adam": "tab:green",
+}
+
+
+def _cell(values: np.ndarray) -> str:
+    return f"{values.mean():.4f} ± {values.std():.4f}"
+
+
+def _rate(rate: float) -> str:
+    return f"{rate:.3g}"
+
+
+def validation_note(item: TaskComparison) -> str:
+    return (
+        f"learning rates chosen per step on {item.validation_examples} validation "
+        "examples held out from the training data (never the test split)"
+    )
+
+
+def comparison_table(request, settings: BaselineSettings, results: list[TaskComparison]) -> str:
+    """Per task: test accuracy (mean ± std over seeds) at each budget for BLUR and each
+    baseline at its best rate for that budget, the rates, and who is ahead."""
+    lines = [
+        f"{request.genome_path}: {request.seeds} seeds per task, {request.steps} steps "
+        f"of batch {request.batch}; baselines {', '.join(settings.optimizers)} "
+        f"({settings.loss} loss, {len(settings.rates)} rates "
+        f"{_rate(min(settings.rates))}..{_rate(max(settings.rates))})"
+    ]
+    for item in results:
+        sizes = "-".join(str(n) for n in item.layer_sizes)
+        lines += ["", f"{item.task}  ({sizes}; {validation_note(item)})"]
+        lines.append("step".ljust(10) + "".join(f"{b:>18}" for b in item.budgets))
+        for name, table in item.learners().items():
+            lines.append(
+                name.ljust(10)
+                + "".join(f"{_cell(table[:, k]):>18}" for k in range(len(item.budgets)))
+            )
+            if name in item.sweeps:
+                rates = [_rate(item.sweeps[name].rate_at(b)) for b in item.budgets]
+                lines.append("  lr".ljust(10) + "".join(f"{r:>18}" for r in rates))
+        cells = [f"{s.leader} +{s.margin:.3f}{'' if s.clear else ' ~'}" for s in standings(item)]
+        lines.append("ahead".ljust(10) + "".join(f"{c:>18}" for c in cells))
+    lines += [
+        "",
+        "ahead: best mean test accuracy and its margin over the next; '~' marks a "
+        "margin within one standard error (not a clear lead)",
+    ]
+    return "\n".join(lines)
+
+
+def _sweep_json(sweep, budgets) -> dict[str, Any]:
+    final = sweep.curve_at(budgets[-1])
+    return {
+        "rates": [float(r) for r in sweep.rates],
+        "at_steps": {
+            str(b): {
+                "mean": float(sweep.test[:, k].mean()),
+                "std": float(sweep.test[:, k].std()),
+                "rate": sweep.rate_at(b),
+            }
+            for k, b in enumerate(budgets)
+        },
+        "validation_mean": [[float(v) for v in row] for row in sweep.validation.mean(axis=0)],
+        "diverged": [int(d) for d in sweep.diverged],
+        "curve_rate": sweep.rate_at(budgets[-1]),
+        "curve_mean": [float(v) for v in final.mean(axis=0)],
+        "curve_std": [float(v) for v in final.std(axis=0)],
+    }
+
+
+def comparison_json(
+    request, settings: BaselineSettings, results: list[TaskComparison], files: dict[str, str]
+) -> dict[str, Any]:
+    """The ``evaluate --baselines --json`` object (schema in docs/baselines.md)."""
+    from blgnn_es.report import evaluation_json
+
+    out = evaluation_json(request, [item.blur for item in results], files)
+    out["baselines"] = {
+        "optimizers": list(settings.optimizers),
+        "loss": settings.loss,
+        "rates": [float(r) for r in settings.rates],
+        "hidden_activation": settings.hidden_activation,
+        "output_activation": settings.output_activation,
+        "validation_fraction": settings.validation_fraction,
+        "rate_choice": "best mean validation accuracy per step budget; validation examples "
+        "are held out from the training data, never the test split",
+    }
+    for entry, item in zip(out["tasks"], results, strict=True):
+        learners = item.learners()
+        entry["budgets"] = list(item.budgets)
+        entry["validation_examples"] = item.validation_examples
+        entry["baselines"] = {name: _sweep_json(s, item.budgets) for name, s in item.sweeps.items()}
+        entry["ahead"] = {
+            str(s.budget): {
+                "leader": s.leader,
+                "runner_up": s.runner_up,
+                "margin": s.margin,
+                "clear": s.clear,
+                "means": {name: float(table[:, k].mean()) for name, table in learners.items()},
+            }
+            for k, s in enumerate(standings(item))
+        }
+    return out
+
+
+def write_comparison(
+    request,
+    settings: BaselineSettings,
+    results: list[TaskComparison],
+    out_dir: str | Path,
+    evolved_steps: int | None = None,
+) -> dict[str, str]:
+    """baselines.csv (every curve), baselines.png (all curves, shaded spread) and
+    baselines.json (the ``--json`` object); also BLUR's own curve.csv / curve.png."""
+    import json
+
+    from blgnn_es.report import write_evaluation
+
+    out_dir = Path(out_dir)
+    files = write_evaluation(request, [item.blur for item in results], out_dir)
+    paths = {
+        "baselines_csv": out_dir / "baselines.csv",
+        "baselines_png": out_dir / "baselines.png",
+        "baselines_json": out_dir / "baselines.json",
+    }
+    atomic_write(paths["baselines_csv"], lambda fh: write_curves_csv(fh, results, request.seeds))
+    plot_comparison(
+        results,
+        paths["baselines_png"],
+        evolved_steps,
+        title=f"{Path(request.genome_path).name}: {request.seeds} seeds",
+    )
+    files.update({key: str(path) for key, path in paths.items()})
+    atomic_write_text(
+        paths["baselines_json"],
+        json.dumps(comparison_json(request, settings, results, files), indent=1),
+    )
+    return files
+
+
+def curve_rows(item: TaskComparison):
+    """(learner, rate or None, budgets it was chosen for, (seeds, T) curves) per curve."""
+    yield "blur", None, list(item.budgets), item.blur.curves
+    for name, sweep in item.sweeps.items():
+        for index, curves in sweep.curves.items():
+            chosen_for = [b for k, b in enumerate(item.budgets) if sweep.chosen[k] == index]
+            yield name, float(sweep.rates[index]), chosen_for, curves
+
+
+def write_curves_csv(fh, results: list[TaskComparison], seeds: int) -> None:
+    writer = csv.writer(fh)
+    writer.writerow(
+        [
+            "task",
+            "learner",
+            "rate",
+            "chosen_for_steps",
+            "step",
+            "accuracy_mean",
+            "accuracy_std",
+            *[f"seed_{r}" for r in range(seeds)],
+        ]
+    )
+    for item in results:
+        for name, rate, chosen_for, curves in curve_rows(item):
+            for step in range(curves.shape[1]):
+                column = curves[:, step]
+                writer.writerow(
+                    [
+                        item.task,
+                        name,
+                        "" if rate is None else f"{rate:.6g}",
+                        ";".join(map(str, chosen_for)),
+                        step + 1,
+                        f"{column.mean():.6f}",
+                        f"{column.std():.6f}",
+                        *[f"{v:.6f}" for v in column],
+                    ]
+                )
+
+
+def plot_panel(ax, item: TaskComparison, evolved_steps: int | None = None) -> None:
+    """BLUR and each baseline (at the rate chosen for the last budget) with ±1 std bands;
+    dots mark each budget's test accuracy at the rate chosen for that budget."""
+    steps = np.arange(1, item.blur.curves.shape[1] + 1)
+    curves = {
+        "blur": item.blur.curves,
+        **{name: s.curve_at(item.budgets[-1]) for name, s in item.sweeps.items()},
+    }
+    for name, curve in curves.items():
+        colour = LEARNER_COLOURS.get(name)
+        mean, std = curve.mean(axis=0), curve.std(axis=0)
+        label = (
+            name
+            if name == "blur"
+            else (f"{name} (lr {_rate(item.sweeps[name].rate_at(item.budgets[-1]))})")
+        )
+        ax.plot(steps, mean, color=colour, label=label, lw=1.6 if name == "blur" else 1.1)
+        ax.fill_between(steps, mean - std, mean + std, color=colour, alpha=0.15, lw=0)
+        if name in item.sweeps:
+            ax.plot(item.budgets, item.sweeps[name].test.mean(axis=0), "o", ms=3, color=colour)
+    if evolved_steps and evolved_steps < steps[-1]:
+        ax.axvline(evolved_steps, color="grey", ls="--", lw=0.8)
+        ax.text(evolved_steps, 0.02, " evolved unroll", fontsize=7, color="grey")
+    if len(steps) >= 20:
+        from matplotlib.ticker import ScalarFormatter
+
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.set_xlabel("learning step")
+    ax.set_ylabel("test accuracy")
+    ax.legend(fontsize=7, loc="lower right")
+
+
+def plot_comparison(
+    results: list[TaskComparison], path: Path, evolved_steps: int | None, title: str
+) -> Path:
+    """One panel per task."""
+    from blgnn_es.report import _pyplot, _save
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 4), squeeze=False)
+    for ax, item in zip(axes[0], results, strict=True):
+        plot_panel(ax, item, evolved_steps)
+        sizes = "-".join(str(n) for n in item.layer_sizes)
+        ax.set_title(f"{item.task} ({sizes})", fontsize=9)
+    fig.suptitle(f"{title}; dots: test accuracy at each step's own best rate", fontsize=9)
+    return _save(fig, path)
