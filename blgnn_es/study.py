@@ -171,7 +171,7 @@ def parse_study(text: str, source: str = "<study>", base: Path | None = None) ->
     if eval_batches != "all":
         eval_batches = positive_int("grid", "eval_batches")
     data_dir = get("grid", "data_dir")
-    name = get("study", "name") or Path(source).stem
+    name = get("study", "name") or re.sub(r"[^\w.+-]+", "", Path(source).stem) or "study"
     if not re.fullmatch(r"[\w.+-]+", str(name)):
         raise fail("study.name", name, "letters, digits, '_', '-', '.', '+'")
     out_dir = Path(get("study", "out_dir"))

@@ -1,0 +1,225 @@
+"""Gradient-descent baselines: equal to independent NumPy, equal to BLUR's exact backprop
+case (SPEC §4), and tuned on validation data only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from blgnn_es.baselines import (
+    Mlp,
+    Probe,
+    SeedDraw,
+    default_rates,
+    initial_weights,
+    mlp_for,
+    sweep,
+    train_rates,
+)
+from blgnn_es.comparison import split_training
+from blgnn_es.genome import backprop_genome
+from blgnn_es.learner import run_unroll, train
+from blgnn_es.network import NetworkSpec, backprop_network
+
+
+def reference_descent(weights, x_batches, labels, lr, optimizer):
+    """Textbook minibatch descent on the mean softmax cross-entropy, relu∘tanh hidden units;
+    weights (n + 1, n') with the bias row last. Shares no code with the package."""
+    weights = [w.copy() for w in weights]
+    first = [np.zeros_like(w) for w in weights]
+    second = [np.zeros_like(w) for w in weights]
+    for step, (x, y) in enumerate(zip(x_batches, labels, strict=True), start=1):
+        inputs, pres = [], []
+        a = x
+        for layer, w in enumerate(weights):
+            inputs.append(np.hstack([a, np.ones((len(a), 1))]))
+            z = inputs[-1] @ w
+            pres.append(z)
+            a = np.maximum(np.tanh(z), 0.0) if layer < len(weights) - 1 else z
+        p = np.exp(a - a.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        delta = (p - np.eye(a.shape[1])[y]) / len(x)
+        grads = [None] * len(weights)
+        for layer in range(len(weights) - 1, -1, -1):
+            grads[layer] = inputs[layer].T @ delta
+            if layer:
+                z = pres[layer - 1]
+                delta = (delta @ weights[layer][:-1].T) * (z > 0) * (1 - np.tanh(z) ** 2)
+        for layer, g in enumerate(grads):
+            if optimizer == "sgd":
+                weights[layer] -= lr * g
+            elif optimizer == "momentum":
+                first[layer] = 0.9 * first[layer] + g
+                weights[layer] -= lr * first[layer]
+            else:
+                first[layer] = 0.9 * first[layer] + 0.1 * g
+                second[layer] = 0.999 * second[layer] + 0.001 * g**2
+                m = first[layer] / (1 - 0.9**step)
+                v = second[layer] / (1 - 0.999**step)
+                weights[layer] -= lr * m / (np.sqrt(v) + 1e-8)
+    return weights
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_optimizers_equal_independent_numpy(optimizer):
+    sizes, rates = (5, 7, 6, 4), [0.003, 0.1, 0.7]
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(12, 9, sizes[0]))
+    y = rng.integers(0, sizes[-1], (12, 9))
+    net = NetworkSpec(sizes, dtype="float64")
+    start = initial_weights(net, 4)
+    run = train_rates(mlp_for(net), optimizer, rates, start, x, y)
+    for index, lr in enumerate(rates):
+        expected = reference_descent(start, x, y, lr, optimizer)
+        for got, want in zip(run.final_weights(index), expected, strict=True):
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert max(np.abs(w - s).max() for w, s in zip(run.final_weights(2), start, strict=True)) > 1e-2
+
+
+def test_start_is_channel_zero_of_blur_synapses():
+    net = NetworkSpec((3, 4, 2), states=3)
+    forward, _ = net.init_weights(9)
+    for mine, theirs in zip(initial_weights(net, 9), forward, strict=True):
+        np.testing.assert_array_equal(mine, theirs[:, :, 0])
+
+
+def test_backprop_genome_curve_and_weights_equal_sgd():
+    """SPEC §4's exact setting: BLUR with the backprop genome is SGD on the MSE with sigmoid
+    units and 0/1 targets, so the baseline at the same rate has the same weights and the
+    same test curve."""
+    sizes, steps, batch, lr = (6, 9, 7, 3), 40, 16, 0.5
+    rng = np.random.default_rng(2021)
+    x = rng.uniform(0, 1, (steps, batch, sizes[0]))
+    labels = rng.integers(0, sizes[-1], (steps, batch))
+    x_test, y_test = rng.uniform(0, 1, (300, sizes[0])), rng.integers(0, sizes[-1], 300)
+    net = backprop_network(sizes, dtype="float64")
+    forward, _ = net.init_weights(5)
+    targets = np.eye(sizes[-1])[labels]
+    blur = train(
+        backprop_genome(lr),
+        net,
+        x,
+        targets,
+        weights=(forward, None),
+        x_eval=x_test,
+        y_eval=y_test,
+        record_curve=True,
+    )
+    curve = run_unroll(
+        backprop_genome(lr),
+        net,
+        x,
+        targets,
+        x_test,
+        y_test,
+        weights=(forward, None),
+        record_curve=True,
+    ).curve
+
+    mlp = mlp_for(net, loss="mse")
+    assert (mlp.hidden_activation, mlp.output_activation) == ("sigmoid", "sigmoid")
+    run = train_rates(
+        mlp,
+        "sgd",
+        [lr],
+        initial_weights(net, 5),
+        x,
+        labels,
+        [Probe(x_test, y_test, tuple(range(1, steps + 1)))],
+    )
+    for got, want in zip(run.final_weights(0), blur.forward, strict=True):
+        np.testing.assert_allclose(got, want[:, :, 0], rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(run.accuracy[0][0], blur.curve)
+    np.testing.assert_array_equal(run.accuracy[0][0], curve)
+    assert blur.curve.max() - blur.curve.min() > 0.02  # the curve moves: not vacuous
+
+
+def _draws(seeds=3, flip_validation=False):
+    """Binary toy draws whose validation set is the test set with labels flipped (when
+    asked): validation and test then disagree about every rate."""
+    rng = np.random.default_rng(7)
+    net = NetworkSpec((2, 8, 1), dtype="float64")
+    draws = []
+    for seed in range(seeds):
+        x = rng.uniform(-1, 1, (20, 16, 2))
+        y = (x[..., 0] > 0).astype(np.int64)
+        x_test = rng.uniform(-1, 1, (200, 2))
+        y_test = (x_test[:, 0] > 0).astype(np.int64)
+        y_val = 1 - y_test if flip_validation else y_test
+        draws.append(SeedDraw(initial_weights(net, seed), x, y, x_test, y_val, x_test, y_test))
+    return net, draws
+
+
+def test_rate_is_chosen_on_validation_never_on_test():
+    net, draws = _draws(flip_validation=True)
+    mlp, rates, budgets = mlp_for(net), default_rates(7, 1e-3, 1.0), (5, 20)
+    result = sweep(mlp, "sgd", rates, draws, budgets)
+    # the test split's own favourite at the last budget
+    test_by_rate = np.mean(
+        [
+            train_rates(
+                mlp, "sgd", rates, d.start, d.x_train, d.y_train, [Probe(d.x_test, d.y_test, (20,))]
+            ).accuracy[0][:, 0]
+            for d in draws
+        ],
+        axis=0,
+    )
+    # the two splits disagree, and validation wins
+    assert test_by_rate.argmax() != result.chosen[-1]
+    assert result.chosen[-1] == result.validation.mean(axis=0)[:, -1].argmax()
+    np.testing.assert_allclose(result.test[:, -1].mean(), test_by_rate[result.chosen[-1]])
+    # and the test labels cannot move the choice: scramble them, the choice stays
+    scrambled = [
+        SeedDraw(
+            d.start,
+            d.x_train,
+            d.y_train,
+            d.x_validation,
+            d.y_validation,
+            d.x_test,
+            np.random.default_rng(1).integers(0, 2, len(d.y_test)),
+        )
+        for d in draws
+    ]
+    np.testing.assert_array_equal(
+        sweep(mlp, "sgd", rates, scrambled, budgets).chosen, result.chosen
+    )
+
+
+def test_sweep_reports_each_budget_at_its_own_rate():
+    net, draws = _draws()
+    result = sweep(mlp_for(net), "adam", default_rates(5, 1e-3, 1.0), draws, (1, 5, 20))
+    assert result.test.shape == (3, 3) and result.validation.shape == (3, 5, 3)
+    for k, budget in enumerate(result.budgets):
+        np.testing.assert_array_equal(result.test[:, k], result.curve_at(budget)[:, budget - 1])
+    assert result.test[:, -1].mean() > 0.85  # a linear rule is learnt
+
+
+def test_divergence_is_counted_and_scored_zero():
+    net, draws = _draws(seeds=1)
+    mlp = Mlp(net.layer_sizes, "relu", "identity", "mse", "float64")
+    d = draws[0]
+    run = train_rates(
+        mlp, "sgd", [0.01, 1e6], d.start, d.x_train, d.y_train, [Probe(d.x_test, d.y_test, (20,))]
+    )
+    assert run.diverged.tolist() == [False, True]
+    assert run.accuracy[0][1, 0] == 0.0 and run.accuracy[0][0, 0] > 0.5
+
+
+def test_validation_examples_are_held_out_of_training(tmp_path):
+    from blgnn_es.tasks import draw_unroll, load_task
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3)).astype(np.float32)
+    x[:, 0] = np.arange(400)  # an id per example
+    path = tmp_path / "data.npz"
+    np.savez(path, X=x, y=(np.arange(400) % 3))
+    task = load_task(f"file:{path}", seed=0)
+    trained_on, validation = split_training(task, 0.1, seed=5)
+    x_val, y_val = validation(np.random.default_rng(1), None)
+    batches = draw_unroll(trained_on, 3, steps=50, batch=32, eval_batches=2)
+    seen = set(batches.x_train[..., 0].ravel().tolist())
+    held = set(x_val[:, 0].tolist())
+    assert len(held) == len(y_val) >= 28 and not seen & held
+    test_ids = set(task.test_split()[0][:, 0].tolist())
+    assert not held & test_ids  # validation comes from the training split, not the test split

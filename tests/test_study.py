@@ -1,0 +1,150 @@
+"""`evaluate --baselines` and `blgnn-es study` end to end: toy tasks, one MNIST run, a tiny
+study grid, and config errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from blgnn_es.cli import cli
+from blgnn_es.errors import ConfigError
+from blgnn_es.genome import hebbian_genome, save_genome
+from blgnn_es.study import load_study, parse_study
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("BLGNN_ES_DATA", ROOT.parent / "shared" / "data"))
+
+
+def _invoke(command: str):
+    return CliRunner().invoke(cli, shlex.split(command), catch_exceptions=False)
+
+
+@pytest.fixture()
+def genome(tmp_path) -> Path:
+    """A k = 2 Hebbian genome whose sidecar names its hidden sizes and unroll (as evolve's)."""
+    return save_genome(
+        tmp_path / "heb.npy",
+        hebbian_genome(2, 0.01),
+        network={"states": 2, "normalization": True},
+        provenance={"hidden": [8], "unroll": {"steps": 4, "batch": 16}},
+    )
+
+
+def test_evaluate_baselines_json_on_toy_tasks(genome, tmp_path):
+    out = tmp_path / "eval"
+    result = _invoke(
+        f"evaluate {genome} --task xor --task blobs5 --steps 12 --batch 16 --eval-batches 3 "
+        f"--seeds 2 --rates 1e-3:1:4 --baselines sgd,adam --out {out} --json"
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["baselines"]["optimizers"] == ["sgd", "adam"]
+    assert len(report["baselines"]["rates"]) == 4
+    for task in report["tasks"]:
+        assert task["budgets"] == [1, 5, 10, 12]
+        assert set(task["baselines"]) == {"sgd", "adam"}
+        adam = task["baselines"]["adam"]
+        assert set(adam["at_steps"]) == {"1", "5", "10", "12"}
+        assert adam["curve_rate"] == adam["at_steps"]["12"]["rate"]
+        assert len(adam["curve_mean"]) == 12
+        assert len(adam["validation_mean"]) == 4 and len(adam["validation_mean"][0]) == 4
+        assert set(task["ahead"]) == {"1", "5", "10", "12"}
+        assert set(task["ahead"]["12"]["means"]) == {"blur", "sgd", "adam"}
+        assert task["validation_examples"] == 48
+    for key in ("baselines_csv", "baselines_png", "baselines_json", "csv", "png"):
+        assert Path(report["files"][key]).exists()
+    rows = list(csv.DictReader(open(report["files"]["baselines_csv"])))
+    assert {row["learner"] for row in rows} == {"blur", "sgd", "adam"}
+
+
+def test_evaluate_baselines_table_and_same_blur_numbers(genome, tmp_path):
+    """On a toy task the baselines change nothing for BLUR: same draws, same curve."""
+    common = (
+        f"evaluate {genome} --task circles --steps 6 --batch 16 --eval-batches 2 --seeds 2 --at 2,4"
+    )
+    plain = json.loads(_invoke(f"{common} --out {tmp_path / 'a'} --json").output)
+    table = _invoke(f"{common} --out {tmp_path / 'b'} --baselines momentum --rates 0.01,0.1")
+    assert table.exit_code == 0, table.output
+    assert "momentum" in table.output and "ahead" in table.output and "  lr" in table.output
+    with_baselines = json.loads((tmp_path / "b" / "baselines.json").read_text())
+    assert with_baselines["tasks"][0]["curve_mean"] == plain["tasks"][0]["curve_mean"]
+
+
+def test_evaluate_baselines_refuses_unknown_optimizer(genome, tmp_path):
+    command = f"evaluate {genome} --task xor --baselines sgd,rmsprop --out {tmp_path / 'x'}"
+    result = CliRunner().invoke(cli, shlex.split(command))
+    assert result.exit_code == 2 and "rmsprop" in result.output
+
+
+@pytest.mark.skipif(not (DATA / "mnist").exists(), reason="MNIST not found")
+def test_evaluate_baselines_on_mnist(genome, tmp_path):
+    result = _invoke(
+        f"evaluate {genome} --task mnist:resolution=10 --layers 32 --steps 5 --batch 32 "
+        f"--eval-batches 2 --seeds 2 --rates 0.01:1:3 --baselines sgd,momentum,adam "
+        f"--data-dir {DATA} --out {tmp_path / 'm'} --json"
+    )
+    assert result.exit_code == 0, result.output
+    task = json.loads(result.output)["tasks"][0]
+    assert task["layer_sizes"] == [100, 32, 10]
+    assert task["validation_examples"] == 64
+    assert task["baselines"]["adam"]["at_steps"]["5"]["mean"] > 0.3  # it learns
+
+
+STUDY = """
+[study]
+name = "tiny"
+seeds = 2
+[genomes]
+heb = "heb.npy"
+[grid]
+tasks = ["xor", "circles"]
+layers = ["genome", [6, 4]]
+steps = [1, 3, 8]
+batch = 16
+eval_batches = 2
+[baselines]
+optimizers = ["sgd", "adam"]
+rates = {low = 0.01, high = 1.0, count = 3}
+"""
+
+
+def test_study_end_to_end(genome, tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(STUDY)
+    result = _invoke(f"study {config} --out-dir {tmp_path / 'studies'}")
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "studies" / "tiny"
+    for task in ("xor", "circles"):
+        for suffix in (".md", ".csv", ".png"):
+            assert (folder / f"{task}{suffix}").exists()
+        rows = list(csv.DictReader(open(folder / f"{task}.csv")))
+        assert len(rows) == 2 * 3  # two architectures x three budgets
+        assert {row["layer_sizes"] for row in rows} == {"2-8-1", "2-6-4-1"}
+        assert [row["beyond_evolved"] for row in rows[:3]] == ["False", "False", "True"]
+        assert {"blur_mean", "sgd_mean", "sgd_rate", "adam_rate", "ahead"} <= set(rows[0])
+    markdown = (folder / "xor.md").read_text()
+    assert "| heb | 2-6-4-1 | 8* |" in markdown and "never the test split" in markdown
+    assert json.loads((folder / "study.json").read_text())["budgets"] == [1, 3, 8]
+
+
+def test_study_config_errors_name_the_key():
+    with pytest.raises(ConfigError, match=r"grid.stepz"):
+        parse_study('[genomes]\na = "a.npy"\n[grid]\ntasks = ["xor"]\nstepz = [1]\n')
+    with pytest.raises(ConfigError, match=r"grid.layers"):
+        parse_study('[genomes]\na = "a.npy"\n[grid]\ntasks = ["xor"]\nlayers = [[0]]\n')
+    with pytest.raises(ConfigError, match=r"rmsprop"):
+        parse_study(
+            '[genomes]\na = "a.npy"\n[grid]\ntasks = ["xor"]\n'
+            '[baselines]\noptimizers = ["rmsprop"]\n'
+        )
+
+
+def test_shipped_study_config_parses():
+    settings = load_study(ROOT / "configs" / "study-transfer.toml")
+    assert settings.tasks and settings.genomes and max(settings.budgets) >= 100
