@@ -1,0 +1,51 @@
+"""Each genome in genomes/ still reaches the accuracy docs/results.md reports for it.
+
+genomes/manifest.json lists, per genome, the evaluate command's settings and the accuracy
+(mean and std over seeds) measured when it was shipped. The evaluation is deterministic,
+so the tolerance only absorbs BLAS builds that round differently: two standard errors of the
+seed spread plus half a point.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from blgnn_es.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFEST = json.loads((ROOT / "genomes" / "manifest.json").read_text())
+DATA = Path(os.environ.get("BLGNN_ES_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.mark.parametrize("entry", MANIFEST, ids=[f"{e['genome']}:{e['task']}" for e in MANIFEST])
+def test_shipped_genome_reaches_documented_accuracy(entry, tmp_path):
+    args = [
+        "evaluate",
+        str(ROOT / "genomes" / entry["genome"]),
+        "--task",
+        entry["task"],
+        "--steps",
+        str(entry["steps"]),
+        "--batch",
+        str(entry["batch"]),
+        "--eval-batches",
+        str(entry["eval_batches"]),
+        "--seeds",
+        str(entry["seeds"]),
+        "--data-dir",
+        str(DATA),
+        "--out",
+        str(tmp_path),
+        "--json",
+    ]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    measured = json.loads(result.output)["tasks"][0]["accuracy_mean"]
+    tolerance = 2 * entry["accuracy_std"] / math.sqrt(entry["seeds"]) + 0.005
+    assert abs(measured - entry["accuracy_mean"]) <= tolerance
