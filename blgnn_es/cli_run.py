@@ -90,7 +90,7 @@ def _auto_resume(config, config_path: Path):
 
 @click.command()
 @click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="TOML config (see docs/evolve.md).")
+              help="TOML config (see README.md).")
 @click.option("--resume", type=click.Path(file_okay=False, path_type=Path),
               help="Continue the run in this run directory; 'auto' (with --config): continue "
                    "<out_dir>/<name> if it exists, else start it.")

@@ -2,7 +2,7 @@
 
 Every key is declared in :data:`SCHEMA` with its kind, default, allowed values and a
 one-line meaning; validation, the resolved ``config.toml`` of a run directory and the key
-reference in docs/evolve.md all come from that one table. Errors name the file, the key,
+reference in README.md all come from that one table. Errors name the file, the key,
 the value and what is allowed, and are :class:`ConfigError` (the CLI exits with code 2).
 
 >>> cfg = load_config_text('[tasks]\\ntrain = ["xor"]\\n[unroll]\\nsteps = 5\\n')

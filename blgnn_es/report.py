@@ -247,7 +247,7 @@ def write_evaluation(request, results, out_dir: str | Path) -> dict[str, str]:
 
 
 def evaluation_json(request, results, files: dict[str, str]) -> dict[str, Any]:
-    """The `evaluate --json` object (documented in docs/evolve.md)."""
+    """The `evaluate --json` object (documented in README.md)."""
     tasks = []
     for item in results:
         at = {str(step): {"mean": float(item.curves[:, step - 1].mean()),

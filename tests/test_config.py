@@ -109,7 +109,7 @@ def test_reference_lists_every_key():
 
 
 def test_docs_carry_the_current_key_reference():
-    docs = (Path(__file__).resolve().parents[1] / "docs" / "evolve.md").read_text()
+    docs = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert reference_markdown() in docs
 
 
