@@ -23,7 +23,7 @@ the test split, separately for each reported step budget (:func:`choose_rates`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -154,6 +154,9 @@ class _Stack:
             ok &= np.isfinite(w).all(axis=(1, 2))
         return ok
 
+    def subset(self, columns: list[int]) -> _Stack:
+        return _Stack([self.layers[0][:, columns], *(w[columns] for w in self.layers[1:])])
+
     def zero_rates(self, mask: np.ndarray) -> None:
         self.layers[0][:, mask] = 0
         for w in self.layers[1:]:
@@ -263,11 +266,13 @@ class _Optimizer:
 
 @dataclass(frozen=True)
 class Probe:
-    """Examples whose accuracy is measured after the listed learning steps (0: before any)."""
+    """Examples whose accuracy is measured after the listed learning steps (0: before any),
+    for all rates or only the listed rate ``columns`` (evaluation costs more than a step)."""
 
     x: np.ndarray  # (N, n_0), or (E, B, n_0) batches that are flattened
     labels: np.ndarray  # (N,) or (E, B)
     steps: tuple[int, ...]
+    columns: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -313,19 +318,28 @@ def train_rates(
             np.asarray(p.x, dtype=dtype).reshape(-1, mlp.layer_sizes[0]),
             np.asarray(p.labels, dtype=np.int64).reshape(-1),
             p.steps,
+            None if p.columns is None else list(p.columns),
         )
         for p in probes
     ]
-    accuracy = [np.zeros((len(rates), len(p.steps))) for p in probes]
+    accuracy = [
+        np.zeros((len(rates) if p.columns is None else len(p.columns), len(p.steps)))
+        for p in probes
+    ]
     stack = _Stack.replicate(start, len(rates), dtype)
     rule = _Optimizer(optimizer, stack, rates)
     diverged = np.zeros(len(rates), dtype=bool)
 
     def measure(step: int) -> None:
-        for out, (x, y, steps) in zip(accuracy, flat_probes, strict=True):
+        for out, (x, y, steps, columns) in zip(accuracy, flat_probes, strict=True):
             for column, wanted in enumerate(steps):
-                if wanted == step:
+                if wanted != step:
+                    continue
+                if columns is None:
                     out[:, column] = np.where(diverged, 0.0, accuracy_of(mlp, stack, x, y))
+                else:
+                    measured = accuracy_of(mlp, stack.subset(columns), x, y)
+                    out[:, column] = np.where(diverged[columns], 0.0, measured)
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         measure(0)
@@ -374,7 +388,8 @@ class Sweep:
     ``validation`` (seeds, rates, budgets): validation accuracy after each budget's step;
     ``chosen`` (budgets,): index of the rate with the best mean validation accuracy at that
     budget; ``test`` (seeds, budgets): test accuracy at each budget with its chosen rate;
-    ``curves``: rate index -> (seeds, T) test accuracy after every step, for each chosen rate.
+    ``curve`` (seeds, T): test accuracy after every step at the rate chosen for the last
+    budget.
     """
 
     optimizer: str
@@ -383,15 +398,15 @@ class Sweep:
     validation: np.ndarray
     chosen: np.ndarray
     test: np.ndarray
-    curves: dict[int, np.ndarray]
+    curve: np.ndarray
     diverged: np.ndarray  # (rates,) seeds whose network diverged at that rate
 
     def rate_at(self, budget: int) -> float:
         return float(self.rates[self.chosen[self.budgets.index(budget)]])
 
-    def curve_at(self, budget: int) -> np.ndarray:
-        """(seeds, T) test curve of the rate chosen for ``budget``."""
-        return self.curves[int(self.chosen[self.budgets.index(budget)])]
+    @property
+    def curve_rate(self) -> float:
+        return float(self.rates[self.chosen[-1]])
 
 
 def choose_rates(validation: np.ndarray) -> np.ndarray:
@@ -406,7 +421,8 @@ def sweep(
     """Choose a rate per budget on validation data, then measure the chosen rates on test.
 
     Two passes over the same batches: all rates with validation probes at the budgets, then
-    only the chosen rates with a test probe after every step.
+    only the chosen rates, each measured on test at the budgets it was chosen for, and the
+    last budget's rate after every step (the curve).
     """
     rates = np.asarray(rates, dtype=np.float64)
     steps = len(draws[0].x_train)
@@ -427,8 +443,21 @@ def sweep(
     validation = np.array(validation)
     chosen = choose_rates(validation)
     distinct = sorted(set(chosen.tolist()))
-    every_step = tuple(range(1, steps + 1))
-    curves = {index: np.zeros((len(draws), steps)) for index in distinct}
+    position = {index: row for row, index in enumerate(distinct)}
+    probes = [
+        Probe(None, None, tuple(range(1, steps + 1)), (position[int(chosen[-1])],)),
+        *(
+            Probe(
+                None,
+                None,
+                tuple(b for b, c in zip(budgets, chosen, strict=True) if c == index),
+                (position[index],),
+            )
+            for index in distinct
+        ),
+    ]
+    curve = np.zeros((len(draws), steps))
+    test = np.zeros((len(draws), len(budgets)))
     for seed, draw in enumerate(draws):
         run = train_rates(
             mlp,
@@ -437,12 +466,10 @@ def sweep(
             draw.start,
             draw.x_train,
             draw.y_train,
-            [Probe(draw.x_test, draw.y_test, every_step)],
+            [replace(p, x=draw.x_test, labels=draw.y_test) for p in probes],
         )
-        for row, index in enumerate(distinct):
-            curves[index][seed] = run.accuracy[0][row]
-    test = np.stack(
-        [curves[int(index)][:, budget - 1] for index, budget in zip(chosen, budgets, strict=True)],
-        axis=1,
-    )
-    return Sweep(optimizer, rates, budgets, validation, chosen, test, curves, diverged)
+        curve[seed] = run.accuracy[0][0]
+        for probe, measured in zip(probes[1:], run.accuracy[1:], strict=True):
+            for column, budget in enumerate(probe.steps):
+                test[seed, budgets.index(budget)] = measured[0, column]
+    return Sweep(optimizer, rates, budgets, validation, chosen, test, curve, diverged)

@@ -45,13 +45,12 @@ def evaluate_with_baselines(
         request = dataclasses.replace(request, at_steps=default_budgets(request.steps)[:-1])
     started = time.monotonic()
     results = run_comparison(request, settings)
-    files = write_comparison(
-        request, settings, results, out_dir, evolved_steps(Path(request.genome_path))
-    )
+    evolved = evolved_steps(Path(request.genome_path))
+    files = write_comparison(request, settings, results, out_dir, evolved)
     if as_json:
         click.echo(json.dumps(comparison_json(request, settings, results, files)))
         return
-    click.echo(comparison_table(request, settings, results))
+    click.echo(comparison_table(request, settings, results, evolved))
     click.echo(
         f"curves: {files['baselines_csv']}  {files['baselines_png']}  "
         f"{files['baselines_json']}  ({time.monotonic() - started:.1f} s)"

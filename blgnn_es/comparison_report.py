@@ -39,9 +39,15 @@ def validation_note(item: TaskComparison) -> str:
     )
 
 
-def comparison_table(request, settings: BaselineSettings, results: list[TaskComparison]) -> str:
+def comparison_table(
+    request,
+    settings: BaselineSettings,
+    results: list[TaskComparison],
+    evolved_steps: int | None = None,
+) -> str:
     """Per task: test accuracy (mean ± std over seeds) at each budget for BLUR and each
-    baseline at its best rate for that budget, the rates, and who is ahead."""
+    baseline at its best rate for that budget, the rates, and who is ahead. Steps beyond the
+    genome's evolved unroll are starred."""
     lines = [
         f"{request.genome_path}: {request.seeds} seeds per task, {request.steps} steps "
         f"of batch {request.batch}; baselines {', '.join(settings.optimizers)} "
@@ -51,7 +57,8 @@ def comparison_table(request, settings: BaselineSettings, results: list[TaskComp
     for item in results:
         sizes = "-".join(str(n) for n in item.layer_sizes)
         lines += ["", f"{item.task}  ({sizes}; {validation_note(item)})"]
-        lines.append("step".ljust(10) + "".join(f"{b:>18}" for b in item.budgets))
+        marks = [f"{b}*" if evolved_steps and b > evolved_steps else str(b) for b in item.budgets]
+        lines.append("step".ljust(10) + "".join(f"{b:>18}" for b in marks))
         for name, table in item.learners().items():
             lines.append(
                 name.ljust(10)
@@ -65,13 +72,18 @@ def comparison_table(request, settings: BaselineSettings, results: list[TaskComp
     lines += [
         "",
         "ahead: best mean test accuracy and its margin over the next; '~' marks a "
-        "margin within one standard error (not a clear lead)",
+        "margin within one standard error (not a clear lead)"
+        + (
+            f"; * beyond the {evolved_steps} steps the genome was evolved for"
+            if evolved_steps and max(results[0].budgets) > evolved_steps
+            else ""
+        ),
     ]
     return "\n".join(lines)
 
 
 def _sweep_json(sweep, budgets) -> dict[str, Any]:
-    final = sweep.curve_at(budgets[-1])
+    final = sweep.curve
     return {
         "rates": [float(r) for r in sweep.rates],
         "at_steps": {
@@ -161,12 +173,13 @@ def write_comparison(
 
 
 def curve_rows(item: TaskComparison):
-    """(learner, rate or None, budgets it was chosen for, (seeds, T) curves) per curve."""
+    """(learner, rate or None, budgets it was chosen for, (seeds, T) curves) per curve; a
+    baseline's curve is at the rate chosen for the last budget."""
     yield "blur", None, list(item.budgets), item.blur.curves
     for name, sweep in item.sweeps.items():
-        for index, curves in sweep.curves.items():
-            chosen_for = [b for k, b in enumerate(item.budgets) if sweep.chosen[k] == index]
-            yield name, float(sweep.rates[index]), chosen_for, curves
+        last = sweep.chosen[-1]
+        chosen_for = [b for k, b in enumerate(item.budgets) if sweep.chosen[k] == last]
+        yield name, sweep.curve_rate, chosen_for, sweep.curve
 
 
 def write_curves_csv(fh, results: list[TaskComparison], seeds: int) -> None:
@@ -207,7 +220,7 @@ def plot_panel(ax, item: TaskComparison, evolved_steps: int | None = None) -> No
     steps = np.arange(1, item.blur.curves.shape[1] + 1)
     curves = {
         "blur": item.blur.curves,
-        **{name: s.curve_at(item.budgets[-1]) for name, s in item.sweeps.items()},
+        **{name: s.curve for name, s in item.sweeps.items()},
     }
     for name, curve in curves.items():
         colour = LEARNER_COLOURS.get(name)
