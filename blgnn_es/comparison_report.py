@@ -65,7 +65,7 @@ def comparison_table(
                 + "".join(f"{_cell(table[:, k]):>18}" for k in range(len(item.budgets)))
             )
             if name in item.sweeps:
-                rates = [_rate(item.sweeps[name].rate_at(b)) for b in item.budgets]
+                rates = [_edge_marked(item.sweeps[name], b) for b in item.budgets]
                 lines.append("  lr".ljust(10) + "".join(f"{r:>18}" for r in rates))
         cells = [f"{s.leader} +{s.margin:.3f}{'' if s.clear else ' ~'}" for s in standings(item)]
         lines.append("ahead".ljust(10) + "".join(f"{c:>18}" for c in cells))
@@ -78,8 +78,16 @@ def comparison_table(
             if evolved_steps and max(results[0].budgets) > evolved_steps
             else ""
         ),
+        "lr: the rate chosen for that step; '!' marks the edge of the swept range (a wider "
+        "--rates range might do better)",
     ]
     return "\n".join(lines)
+
+
+def _edge_marked(sweep, budget: int) -> str:
+    rate = sweep.rate_at(budget)
+    edge = rate in (float(sweep.rates.min()), float(sweep.rates.max()))
+    return _rate(rate) + ("!" if edge and len(sweep.rates) > 1 else "")
 
 
 def _sweep_json(sweep, budgets) -> dict[str, Any]:
@@ -236,17 +244,17 @@ def plot_panel(ax, item: TaskComparison, evolved_steps: int | None = None) -> No
             ax.plot(item.budgets, item.sweeps[name].test.mean(axis=0), "o", ms=3, color=colour)
     if evolved_steps and evolved_steps < steps[-1]:
         ax.axvline(evolved_steps, color="grey", ls="--", lw=0.8)
-        ax.text(evolved_steps, 0.02, " evolved unroll", fontsize=7, color="grey")
+        ax.text(evolved_steps, 0.97, " evolved unroll", fontsize=7, color="grey", va="top")
     if len(steps) >= 20:
-        from matplotlib.ticker import ScalarFormatter
+        from matplotlib.ticker import FuncFormatter
 
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.set_xlabel("learning step")
     ax.set_ylabel("test accuracy")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="best")
 
 
 def plot_comparison(
