@@ -239,25 +239,35 @@ class _Optimizer:
             self.second = stack.zeros_like()
 
     def step(self, stack: _Stack, grads: list[np.ndarray]) -> None:
+        """One update; ``grads`` are used as scratch space (in place: no temporaries, which
+        cost page faults at these sizes)."""
         self.steps += 1
         for layer, (w, g) in enumerate(zip(stack.layers, grads, strict=True)):
             rate = self.rates[layer]
             if self.name == "sgd":
-                w -= rate * g
+                g *= rate
+                w -= g
             elif self.name == "momentum":
                 v = self.first.layers[layer]
                 v *= MOMENTUM
                 v += g
-                w -= rate * v
+                np.multiply(v, rate, out=g)
+                w -= g
             else:
+                # m̂ / (√ŝ + ε) with m̂ = m / (1 − β₁ᵗ), ŝ = s / (1 − β₂ᵗ)
                 m, s = self.first.layers[layer], self.second.layers[layer]
                 m *= ADAM_BETA1
                 m += (1 - ADAM_BETA1) * g
+                g *= g
+                g *= 1 - ADAM_BETA2
                 s *= ADAM_BETA2
-                s += (1 - ADAM_BETA2) * g * g
-                m_hat = m / (1 - ADAM_BETA1**self.steps)
-                s_hat = s / (1 - ADAM_BETA2**self.steps)
-                w -= rate * m_hat / (np.sqrt(s_hat) + ADAM_EPS)
+                s += g
+                np.sqrt(s, out=g)
+                g *= 1 / np.sqrt(1 - ADAM_BETA2**self.steps)
+                g += ADAM_EPS
+                np.divide(m, g, out=g)
+                g *= rate / (1 - ADAM_BETA1**self.steps)
+                w -= g
 
     def forget(self, mask: np.ndarray) -> None:
         for state in (getattr(self, "first", None), getattr(self, "second", None)):
