@@ -322,6 +322,8 @@ def table_rows(cells: list[Cell], optimizers: tuple[str, ...]) -> list[dict[str,
 
 def markdown_table(task: str, rows: list[dict[str, Any]], settings: StudySettings) -> str:
     names = ["blur", *settings.baselines.optimizers]
+    rates = settings.baselines.rates
+    edges = {min(rates), max(rates)} if len(rates) > 1 else set()
     header = ["genome", "layers", "step", *names, "ahead"]
     lines = [
         f"# {task}",
@@ -329,8 +331,8 @@ def markdown_table(task: str, rows: list[dict[str, Any]], settings: StudySetting
         f"Test accuracy, mean ± std over {settings.seeds} seeds. Baselines at the "
         "learning rate with the best validation accuracy for that step, chosen on "
         "examples held out from the training data (never the test split); the rate is "
-        "in brackets. Steps marked * lie beyond the genome's evolved unroll. '~' marks "
-        "a lead within one standard error.",
+        "in brackets, '!' when it is the edge of the swept range. Steps marked * lie "
+        "beyond the genome's evolved unroll. '~' marks a lead within one standard error.",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
@@ -344,7 +346,8 @@ def markdown_table(task: str, rows: list[dict[str, Any]], settings: StudySetting
         for name in names:
             cell = f"{row[f'{name}_mean']:.4f} ± {row[f'{name}_std']:.4f}"
             if f"{name}_rate" in row:
-                cell += f" ({row[f'{name}_rate']:.3g})"
+                rate = row[f"{name}_rate"]
+                cell += f" ({rate:.3g}{'!' if rate in edges else ''})"
             cells.append(cell)
         cells.append(f"{row['ahead']} +{row['margin']:.3f}{'' if row['clear'] else ' ~'}")
         lines.append("| " + " | ".join(cells) + " |")
