@@ -155,28 +155,19 @@ def genome_show(path: Path) -> None:
         click.echo("provenance: " + ", ".join(f"{k}={v}" for k, v in meta["provenance"].items()))
 
 
-def _register_optional_groups() -> None:
-    """Attach the command groups that live in their own modules."""
-    import importlib
+def _register_commands() -> None:
+    """Attach the commands that live in their own modules (imported here, after ``cli``
+    exists, because they use this module's ``friendly_errors``)."""
+    from blgnn_es.cli_collect import collect
+    from blgnn_es.cli_run import evaluate, evolve, report
+    from blgnn_es.cli_study import study
+    from blgnn_es.cli_tasks import data_group, tasks_group
 
-    for module, names in (
-        ("blgnn_es.cli_tasks", ("tasks_group", "data_group")),
-        ("blgnn_es.cli_run", ("evolve", "evaluate", "report")),
-        ("blgnn_es.cli_study", ("study",)),
-        ("blgnn_es.cli_collect", ("collect",)),
-    ):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
-            continue
-        for name in names:
-            if hasattr(mod, name):
-                cli.add_command(getattr(mod, name))
+    for command in (evolve, evaluate, report, study, collect, tasks_group, data_group):
+        cli.add_command(command)
 
 
-_register_optional_groups()
+_register_commands()
 
 
 def main() -> None:
