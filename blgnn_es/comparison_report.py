@@ -1,7 +1,7 @@
 """Tables, JSON, CSV and a figure for BLUR beside its baselines (``evaluate --baselines``).
 
 The JSON object is documented in docs/baselines.md; it extends the one of ``evaluate
---json`` (docs/evolve.md) with a ``baselines`` block and per-task ``baselines``, ``budgets``
+--json`` (README.md) with a ``baselines`` block and per-task ``baselines``, ``budgets``
 and ``ahead`` entries.
 """
 
