@@ -167,12 +167,15 @@ def _register_commands() -> None:
         cli.add_command(command)
 
 
-_register_commands()
-
-
 def main() -> None:
     cli(prog_name="blgnn-es")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m blgnn_es.cli`: run the package module, not this __main__ copy, so the
+    # command modules (which import blgnn_es.cli) see one `cli` with its commands.
+    from blgnn_es.cli import main as package_main
+
+    sys.exit(package_main())
+else:
+    _register_commands()
