@@ -161,9 +161,7 @@ def unpack_weights(
 def _batches(net: NetworkSpec, x: np.ndarray, name: str, ndim: int = 3) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim != ndim or x.shape[-1] != net.n_inputs:
-        raise NetworkError(
-            f"{name} must have shape (T, B, {net.n_inputs}), got {x.shape}"
-        )
+        raise NetworkError(f"{name} must have shape (T, B, {net.n_inputs}), got {x.shape}")
     return np.ascontiguousarray(x, dtype=net.numpy_dtype)
 
 
@@ -219,7 +217,11 @@ def _check_genome(genome, net: NetworkSpec) -> np.ndarray:
 
 
 def _kernel_inputs(net: NetworkSpec, forward, backward, x_train, y_train, x_eval, y_eval):
-    """Validated, converted arrays for the kernel, in its batch-minor layout."""
+    """Validated, converted arrays for the kernel, in its batch-minor layout.
+
+    Returns ``(sizes, arrays)``: ``arrays`` are the kernel's arguments after the genome and
+    options, in its order (activation codes, synapse buffers and offsets, batches).
+    """
     x_train = _batches(net, x_train, "x_train")
     steps, batch = x_train.shape[:2]
     t_train = _targets(net, y_train, steps, batch)
@@ -231,7 +233,7 @@ def _kernel_inputs(net: NetworkSpec, forward, backward, x_train, y_train, x_eval
     w_buf, w_off, v_buf, v_off = pack_weights(net, forward, backward)
     sizes = np.asarray(net.layer_sizes, dtype=np.int64)
     act_fwd, act_bwd = net.activation_codes()
-    return (sizes, act_fwd, act_bwd, w_buf, w_off, v_buf, v_off, x_train, t_train, x_eval, y_eval)
+    return sizes, (act_fwd, act_bwd, w_buf, w_off, v_buf, v_off, x_train, t_train, x_eval, y_eval)
 
 
 def _run(
@@ -247,31 +249,13 @@ def _run(
     update_unread: bool,
 ):
     genome = _check_genome(genome, net)
-    (sizes, act_fwd, act_bwd, w_buf, w_off, v_buf, v_off, x_train, t_train, x_eval, y_eval) = (
-        _kernel_inputs(net, forward, backward, x_train, y_train, x_eval, y_eval)
-    )
-    steps = x_train.shape[0]
+    sizes, arrays = _kernel_inputs(net, forward, backward, x_train, y_train, x_eval, y_eval)
+    steps = arrays[6].shape[0]  # x_train
     options = kernel_options(net, record_curve=record_curve, update_unread=update_unread)
     curve = np.full(max(steps, 1), np.nan, dtype=np.float64)
     result = np.zeros(kernel.N_RESULTS, dtype=np.float64)
-    kernel.run_unroll(
-        sizes,
-        genome.astype(net.numpy_dtype),
-        options,
-        act_fwd,
-        act_bwd,
-        w_buf,
-        w_off,
-        v_buf,
-        v_off,
-        x_train,
-        t_train,
-        x_eval,
-        y_eval,
-        curve,
-        result,
-    )
-    return result, (curve[:steps] if record_curve else None), (w_buf, w_off, v_buf, v_off)
+    kernel.run_unroll(sizes, genome.astype(net.numpy_dtype), options, *arrays, curve, result)
+    return result, (curve[:steps] if record_curve else None), arrays[2:6]
 
 
 def _initial(net: NetworkSpec, weights, seed):
@@ -437,27 +421,11 @@ def run_population(
         else np.zeros((0, net.genome_length))
     )
     forward, backward = _initial(net, weights, seed)
-    (sizes, act_fwd, act_bwd, w_buf, w_off, v_buf, v_off, x_train, t_train, x_eval, y_eval) = (
-        _kernel_inputs(net, forward, backward, x_train, y_train, x_eval, y_eval)
-    )
+    sizes, arrays = _kernel_inputs(net, forward, backward, x_train, y_train, x_eval, y_eval)
     options = kernel_options(net, update_unread=False)
     results = np.zeros((len(checked), kernel.N_RESULTS), dtype=np.float64)
-    kernel.run_population(
-        sizes,
-        np.ascontiguousarray(checked, dtype=net.numpy_dtype),
-        options,
-        act_fwd,
-        act_bwd,
-        w_buf,
-        w_off,
-        v_buf,
-        v_off,
-        x_train,
-        t_train,
-        x_eval,
-        y_eval,
-        results,
-    )
+    genomes = np.ascontiguousarray(checked, dtype=net.numpy_dtype)
+    kernel.run_population(sizes, genomes, options, *arrays, results)
     return PopulationResult(
         results[:, kernel.RES_ACCURACY],
         results[:, kernel.RES_L2],
