@@ -400,7 +400,8 @@ def plot_task(task: str, cells: list[Cell], settings: StudySettings, path: Path)
     genomes = list(dict.fromkeys(cell.genome for cell in cells))
     columns = max(sum(cell.genome == g for cell in cells) for g in genomes)
     fig, axes = plt.subplots(
-        len(genomes), columns, figsize=(5 * columns, 3.8 * len(genomes)), squeeze=False
+        len(genomes), columns, figsize=(5 * columns, 3.8 * len(genomes)), squeeze=False,
+        layout="constrained",  # keeps each row's axis labels clear of the next row's titles
     )
     for row, genome in enumerate(genomes):
         mine = [cell for cell in cells if cell.genome == genome]
