@@ -148,3 +148,12 @@ def test_study_config_errors_name_the_key():
 def test_shipped_study_config_parses():
     settings = load_study(ROOT / "configs" / "study-transfer.toml")
     assert settings.tasks and settings.genomes and max(settings.budgets) >= 100
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("study-*.toml")),
+                         ids=lambda p: p.name)
+def test_every_shipped_study_config_names_shipped_genomes(path):
+    settings = load_study(path)
+    assert settings.tasks and settings.budgets
+    for genome in settings.genomes:
+        assert (ROOT / genome.path).is_file(), f"{path.name}: {genome.label} -> {genome.path}"
