@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from blgnn_es.baselines import (
+from blgnn_es.baselines.gradient import (
     Probe,
     SeedDraw,
     default_rates,
@@ -20,7 +20,7 @@ from blgnn_es.baselines import (
     sweep,
     train_rates,
 )
-from blgnn_es.network import NetworkSpec
+from blgnn_es.model.network import NetworkSpec
 from blgnn_es.tasks import draw_unroll, load_task
 
 SEEDS, STEPS, BATCH, EVAL = 5, 100, 128, 20

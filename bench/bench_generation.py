@@ -20,10 +20,10 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from blgnn_es.config import load_config
-from blgnn_es.evolve import evolve
-from blgnn_es.parallel import make_backend
-from blgnn_es.rundir import RunDir
+from blgnn_es.config.settings import load_config
+from blgnn_es.es.driver import evolve
+from blgnn_es.parallel.backends import make_backend
+from blgnn_es.es.rundir import RunDir
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "paper-mnist-cmaes.toml"
 

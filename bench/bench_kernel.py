@@ -25,10 +25,10 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from blgnn_es import reference  # noqa: E402
-from blgnn_es.genome import hebbian_genome  # noqa: E402
+from blgnn_es.model import reference  # noqa: E402
+from blgnn_es.model.genome import hebbian_genome  # noqa: E402
 from blgnn_es.learner import run_population, run_unroll  # noqa: E402
-from blgnn_es.network import NetworkSpec, encode_targets  # noqa: E402
+from blgnn_es.model.network import NetworkSpec, encode_targets  # noqa: E402
 
 
 def median_seconds(fn, repeats: int) -> float:

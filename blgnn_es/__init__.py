@@ -5,15 +5,6 @@ The public API in one place; see README.md for a tour.
 
 __version__ = "0.1.0"
 
-from blgnn_es.genome import (  # noqa: E402
-    Genome,
-    GenomeLayout,
-    backprop_genome,
-    hebbian_genome,
-    load_genome,
-    random_genome,
-    save_genome,
-)
 from blgnn_es.learner import (  # noqa: E402
     PopulationResult,
     TrainResult,
@@ -23,7 +14,16 @@ from blgnn_es.learner import (  # noqa: E402
     run_unroll,
     train,
 )
-from blgnn_es.network import NetworkSpec, backprop_network, encode_targets  # noqa: E402
+from blgnn_es.model.genome import (  # noqa: E402
+    Genome,
+    GenomeLayout,
+    backprop_genome,
+    hebbian_genome,
+    load_genome,
+    random_genome,
+    save_genome,
+)
+from blgnn_es.model.network import NetworkSpec, backprop_network, encode_targets  # noqa: E402
 
 __all__ = [
     "Genome",

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from blgnn_es import kernel
 from blgnn_es.errors import NetworkError
-from blgnn_es.genome import Genome, validate_genome_array
-from blgnn_es.network import NetworkSpec, encode_targets
+from blgnn_es.kernel import unroll as kernel
+from blgnn_es.model.genome import Genome, validate_genome_array
+from blgnn_es.model.network import NetworkSpec, encode_targets
 
 
 def limit_kernel_blas_threads() -> list[str]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from blgnn_es.genome import backprop_genome
 from blgnn_es.learner import train
-from blgnn_es.network import backprop_network
+from blgnn_es.model.genome import backprop_genome
+from blgnn_es.model.network import backprop_network
 
 
 def sgd_reference(weights, biases, x_batches, y_batches, lr):

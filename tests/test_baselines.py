@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blgnn_es.baselines import (
+from blgnn_es.baselines.comparison import split_training
+from blgnn_es.baselines.gradient import (
     Mlp,
     Probe,
     SeedDraw,
@@ -16,10 +17,9 @@ from blgnn_es.baselines import (
     sweep,
     train_rates,
 )
-from blgnn_es.comparison import split_training
-from blgnn_es.genome import backprop_genome
 from blgnn_es.learner import run_unroll, train
-from blgnn_es.network import NetworkSpec, backprop_network
+from blgnn_es.model.genome import backprop_genome
+from blgnn_es.model.network import NetworkSpec, backprop_network
 
 
 def reference_descent(weights, x_batches, labels, lr, optimizer):

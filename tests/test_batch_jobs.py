@@ -13,8 +13,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from blgnn_es.cli import cli
-from blgnn_es.preemption import PREEMPTED_EXIT_CODE
-from blgnn_es.rundir import strip_timings
+from blgnn_es.es.preemption import PREEMPTED_EXIT_CODE
+from blgnn_es.es.rundir import strip_timings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from blgnn_es.cli import cli
-from blgnn_es.config import SCHEMA, load_config, load_config_text, reference_markdown
+from blgnn_es.config.settings import SCHEMA, load_config, load_config_text, reference_markdown
 from blgnn_es.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

@@ -17,12 +17,12 @@ pytest.importorskip("distributed")
 import cloudpickle  # noqa: E402  (comes with distributed)
 
 from blgnn_es.cli import cli  # noqa: E402
-from blgnn_es.config import load_config_text  # noqa: E402
+from blgnn_es.config.settings import load_config_text  # noqa: E402
 from blgnn_es.errors import ConfigError  # noqa: E402
-from blgnn_es.evolve import evolve  # noqa: E402
+from blgnn_es.es.driver import evolve  # noqa: E402
+from blgnn_es.es.rundir import RunDir, strip_timings  # noqa: E402
 from blgnn_es.fitness import score_chunk  # noqa: E402
-from blgnn_es.parallel import SerialBackend, make_backend  # noqa: E402
-from blgnn_es.rundir import RunDir, strip_timings  # noqa: E402
+from blgnn_es.parallel.backends import SerialBackend, make_backend  # noqa: E402
 
 TINY = """
 [run]
@@ -109,7 +109,7 @@ def _die_once(marker: str, genomes, plan, fitness, generation, first_index):
 def test_worker_killed_mid_generation_changes_nothing_but_the_log(tmp_path, monkeypatch):
     import functools
 
-    import blgnn_es.evolve as driver
+    import blgnn_es.es.driver as driver
 
     serial_config = load_config_text(TINY)
     serial = RunDir.create(tmp_path / "serial", serial_config.to_toml())
@@ -134,7 +134,7 @@ def test_worker_killed_mid_generation_changes_nothing_but_the_log(tmp_path, monk
 
 
 def test_slurm_job_script_carries_the_settings():
-    from blgnn_es.parallel_dask import slurm_cluster
+    from blgnn_es.parallel.dask_cluster import slurm_cluster
 
     text = DASK.replace(
         'cluster = "local"',

@@ -16,11 +16,12 @@ import pytest
 from click.testing import CliRunner
 
 from blgnn_es.cli import cli
-from blgnn_es.config import load_config_text
-from blgnn_es.evolve import evolve
-from blgnn_es.fitness import DrawPlan, EvaluationError, score_chunk
-from blgnn_es.parallel import SerialBackend, chunk_bounds
-from blgnn_es.rundir import RunDir, strip_timings
+from blgnn_es.config.settings import load_config_text
+from blgnn_es.es.driver import evolve
+from blgnn_es.es.rundir import RunDir, strip_timings
+from blgnn_es.evaluation import DrawPlan
+from blgnn_es.fitness import EvaluationError, score_chunk
+from blgnn_es.parallel.backends import SerialBackend, chunk_bounds
 
 TINY = """
 [run]
@@ -174,7 +175,7 @@ def test_serial_and_loky_give_identical_metrics(tmp_path):
 
 def test_diverging_genomes_are_counted_not_raised(tmp_path):
     # A synapse keep gate of 1e10 multiplies the synapses past float32's range in 5 steps.
-    from blgnn_es.genome import GenomeLayout, hebbian_genome, save_genome
+    from blgnn_es.model.genome import GenomeLayout, hebbian_genome, save_genome
 
     values = hebbian_genome(2)
     values[GenomeLayout(2).slot("f_syn")] = 1e10
@@ -203,7 +204,7 @@ def test_exception_leaves_last_checkpoint_intact(tmp_path, monkeypatch):
     run = RunDir.create(tmp_path / "run", cfg.to_toml())
     evolve(cfg, run, SerialBackend())
     before = run.checkpoint.read_bytes()
-    import blgnn_es.evolve as driver
+    import blgnn_es.es.driver as driver
 
     def broken(*args, **kwargs):
         raise EvaluationError("generation 6, genome 0, task xor: boom")
@@ -220,7 +221,7 @@ def test_fixed_slots_keep_their_initial_values(tmp_path):
     cfg = load_config_text(text)
     run = RunDir.create(tmp_path / "run", cfg.to_toml())
     state = evolve(cfg, run, SerialBackend())
-    from blgnn_es.genome import GenomeLayout, hebbian_genome, load_genome
+    from blgnn_es.model.genome import GenomeLayout, hebbian_genome, load_genome
 
     mean, _ = load_genome(run.mean_genome)
     fixed = ~GenomeLayout(2).mask(["eta_syn", "g", "h"])
@@ -231,7 +232,7 @@ def test_fixed_slots_keep_their_initial_values(tmp_path):
 
 def test_ipop_restarts_grow_the_population(tmp_path):
     # Every genome diverges: the landscape is flat, pycma stops at once and IPOP restarts.
-    from blgnn_es.genome import GenomeLayout, hebbian_genome, save_genome
+    from blgnn_es.model.genome import GenomeLayout, hebbian_genome, save_genome
 
     values = hebbian_genome(2)
     values[GenomeLayout(2).slot("f_syn")] = 1e10
@@ -249,7 +250,7 @@ def test_ipop_restarts_grow_the_population(tmp_path):
 
 
 def test_bipop_alternates_small_and_large_regimes(tmp_path):
-    from blgnn_es.genome import GenomeLayout, hebbian_genome, save_genome
+    from blgnn_es.model.genome import GenomeLayout, hebbian_genome, save_genome
 
     values = hebbian_genome(2)
     values[GenomeLayout(2).slot("f_syn")] = 1e10

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from blgnn_es.cli import cli
 from blgnn_es.errors import GenomeError
-from blgnn_es.genome import (
+from blgnn_es.model.genome import (
     Genome,
     GenomeLayout,
     backprop_genome,

@@ -7,11 +7,11 @@ import itertools
 import numpy as np
 import pytest
 
-from blgnn_es import reference
-from blgnn_es.genome import random_genome
-from blgnn_es.kernel import tanh_fast
+from blgnn_es.kernel.unroll import tanh_fast
 from blgnn_es.learner import train
-from blgnn_es.network import NetworkSpec, encode_targets
+from blgnn_es.model import reference
+from blgnn_es.model.genome import random_genome
+from blgnn_es.model.network import NetworkSpec, encode_targets
 
 FLAGS = ("tied", "shared_states", "normalization", "oja", "read_normalization")
 MODES = {"feedback": ("label", "error"), "backward": ("additive", "multiplicative_second")}

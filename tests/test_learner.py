@@ -7,7 +7,7 @@ import pytest
 
 from blgnn_es import NetworkSpec, evaluate, hebbian_genome, run_population, run_unroll, train
 from blgnn_es.errors import NetworkError
-from blgnn_es.genome import assemble_genome, random_genome
+from blgnn_es.model.genome import assemble_genome, random_genome
 
 
 def _blobs(steps, batch, seed):

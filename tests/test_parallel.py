@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from blgnn_es.parallel import LokyBackend, SerialBackend
+from blgnn_es.parallel.backends import LokyBackend, SerialBackend
 
 
 def _square(value: int) -> int:

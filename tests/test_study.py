@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from blgnn_es.cli import cli
+from blgnn_es.config.study import load_study, parse_study
 from blgnn_es.errors import ConfigError
-from blgnn_es.genome import hebbian_genome, save_genome
-from blgnn_es.study import load_study, parse_study
+from blgnn_es.model.genome import hebbian_genome, save_genome
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("BLGNN_ES_DATA", ROOT.parent / "shared" / "data"))

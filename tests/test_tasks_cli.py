@@ -7,7 +7,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from blgnn_es.cli_tasks import data_group, tasks_group
+from blgnn_es.cli.tasks import data_group, tasks_group
 from blgnn_es.tasks import download, store
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

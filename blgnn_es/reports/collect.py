@@ -1,4 +1,4 @@
-"""The ``collect`` command: one table of many run directories (the seeds of an array job).
+"""One table of many run directories (the seeds of an array job).
 
 Each row is read from a run directory's files only (config.toml, result.json, metrics.jsonl),
 so runs that are still going, or were preempted, show where they are.
@@ -13,9 +13,6 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import click
-
-from blgnn_es.cli import friendly_errors
 from blgnn_es.errors import ConfigError
 
 COLUMNS = (
@@ -53,7 +50,7 @@ def run_dirs(paths: list[Path]) -> list[Path]:
 def run_row(path: Path) -> dict[str, Any]:
     """What one run directory says about itself: its seed, how far it got, its best fitness
     and the last validation of its distribution mean."""
-    from blgnn_es.rundir import RunDir
+    from blgnn_es.es.rundir import RunDir
 
     run = RunDir(path)
     config = tomllib.loads(run.config.read_text())
@@ -112,39 +109,3 @@ def csv_table(rows: list[dict[str, Any]]) -> str:
     writer.writeheader()
     writer.writerows({c: "" if row[c] is None else row[c] for c in COLUMNS} for row in rows)
     return out.getvalue()
-
-
-@click.command()
-@click.argument(
-    "runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the table here instead of stdout (.csv: CSV).",
-)
-@click.option(
-    "--format",
-    "table_format",
-    type=click.Choice(["markdown", "csv"]),
-    help="Table format (default: csv for a .csv output, else markdown).",
-)
-@friendly_errors
-def collect(runs, output, table_format) -> None:
-    """One table of the best genomes and final metrics of many run directories.
-
-    \b
-    RUNS are run directories, or folders holding them:
-      blgnn-es collect runs/paper-toy-seed*
-      blgnn-es collect runs/ -o seeds.csv
-    """
-    rows = [run_row(path) for path in run_dirs(list(runs))]
-    if table_format is None:
-        table_format = "csv" if output is not None and output.suffix == ".csv" else "markdown"
-    text = csv_table(rows) if table_format == "csv" else markdown_table(rows)
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        output.write_text(text)
-        click.echo(f"wrote {output} ({len(rows)} runs)")

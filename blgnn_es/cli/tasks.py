@@ -4,16 +4,13 @@ Thin by design: parse, call blgnn_es.tasks, print. Spec and config mistakes exit
 code 2 (click.UsageError); data problems with code 1 (click.ClickException).
 """
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
-from .errors import BlgnnError, ConfigError
-from .tasks import list_task_families, load_task, parse_task_spec
-from .tasks.catalog import FAMILIES
+from blgnn_es.cli.errors import friendly_errors
+from blgnn_es.tasks import list_task_families, load_task, parse_task_spec
+from blgnn_es.tasks.catalog import FAMILIES
 
 __all__ = ["data_group", "tasks_group"]
 
@@ -24,21 +21,6 @@ _DATA_DIR = click.option(
     help="Folder holding mnist/ and fashion-mnist/ (searched before $BLGNN_ES_DATA, "
     "~/.cache/blgnn-es/ and /usr/share/datasets/).",
 )
-
-
-def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn blgnn-es errors into one-line click errors with the documented exit codes."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ConfigError as err:
-            raise click.UsageError(str(err)) from None
-        except BlgnnError as err:
-            raise click.ClickException(str(err)) from None
-
-    return wrapper
 
 
 @click.group("tasks")
@@ -78,10 +60,10 @@ def list_command() -> None:
 @_DATA_DIR
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Save a picture (png, pdf, svg) instead of printing a summary.")
-@_user_errors
+@friendly_errors
 def show_command(spec: str, seed: int, data_dir: Path | None, output: Path | None) -> None:
     """A picture (-o) or a text summary of one task, e.g. `tasks show xor --seed 3`."""
-    from .tasks.pictures import draw_task, summarize_task
+    from blgnn_es.tasks.pictures import draw_task, summarize_task
 
     task = load_task(parse_task_spec(spec), seed=seed, data_dir=data_dir)
     if output is None:
@@ -100,7 +82,7 @@ def data_group() -> None:
 @_DATA_DIR
 def where_command(data_dir: Path | None) -> None:
     """The places searched for mnist/ and fashion-mnist/, in order, and what is there."""
-    from .tasks.store import IDX_DATASETS, cache_root, has_dataset, search_places
+    from blgnn_es.tasks.store import IDX_DATASETS, cache_root, has_dataset, search_places
 
     click.echo("Image sets are searched in this order (the first complete folder wins):")
     for number, (origin, root) in enumerate(search_places(data_dir), start=1):
@@ -122,10 +104,10 @@ def where_command(data_dir: Path | None) -> None:
               help="Root folder to put NAME/ in (default: the user cache).")
 @click.option("--timeout", type=float, default=30.0, show_default=True,
               help="Seconds to wait for a server.")
-@_user_errors
+@friendly_errors
 def download_command(name: str, root: Path | None, timeout: float) -> None:
     """Fetch NAME's four idx files from the dataset's site (needs internet access)."""
-    from .tasks.download import download_dataset
+    from blgnn_es.tasks.download import download_dataset
 
     folder = download_dataset(name, root, timeout=timeout, report=click.echo)
     click.echo(f"{name} is in {folder}")

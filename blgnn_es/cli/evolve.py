@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from blgnn_es.cli import friendly_errors
+from blgnn_es.cli.errors import friendly_errors
 from blgnn_es.errors import ConfigError
 
 # Keys that may change when a run is resumed: limits and where the work runs (parallel.*).
@@ -39,7 +39,7 @@ def _seed_from_env(variable: str, config_path: Path | None, overrides: list[str]
     ``<name>-seed<N>``, so that every array task writes its own run directory."""
     import os
 
-    from blgnn_es.config import load_config
+    from blgnn_es.config.settings import load_config
 
     if config_path is None:
         raise ConfigError(f"--seed-from-env {variable} needs --config FILE.toml")
@@ -61,9 +61,9 @@ _RUN_PATH_KEYS = ("run.out_dir", "run.name")  # they found the directory: alread
 def _auto_resume(config, config_path: Path):
     """``--resume auto``: the run directory of this config if it exists (it must hold the
     same run: only RESUMABLE_KEYS may differ), else a new one. Returns (run, resuming)."""
-    from blgnn_es.config import load_config
+    from blgnn_es.config.settings import load_config
+    from blgnn_es.es.rundir import RunDir
     from blgnn_es.fileio import atomic_write_text
-    from blgnn_es.rundir import RunDir
 
     path = Path(config.run.out_dir) / config.run.name
     if not (path / "config.toml").is_file():
@@ -132,12 +132,12 @@ def evolve(config_path, resume, overrides, name, seed, workers, max_generations,
     SIGTERM or SIGUSR1 (a batch job's end) finishes the current generation, writes the
     checkpoint and exits with code 75; continue with --resume (docs/cluster.md).
     """
-    from blgnn_es.config import load_config
-    from blgnn_es.evolve import PREEMPTED
-    from blgnn_es.evolve import evolve as run_evolution
-    from blgnn_es.parallel import make_backend
-    from blgnn_es.preemption import PREEMPTED_EXIT_CODE, Preempted, Preemption
-    from blgnn_es.rundir import RunDir
+    from blgnn_es.config.settings import load_config
+    from blgnn_es.es.driver import PREEMPTED
+    from blgnn_es.es.driver import evolve as run_evolution
+    from blgnn_es.es.preemption import PREEMPTED_EXIT_CODE, Preempted, Preemption
+    from blgnn_es.es.rundir import RunDir
+    from blgnn_es.parallel.backends import make_backend
 
     if (scheduler or cluster) and backend in ("loky", "serial"):
         raise ConfigError(f"--scheduler and --cluster are for --backend dask, not {backend}")
@@ -227,7 +227,7 @@ def evolve(config_path, resume, overrides, name, seed, workers, max_generations,
 
 def preflight(config) -> None:
     """Errors that need the tasks or the genome file, raised before a run directory exists."""
-    from blgnn_es.evolve import check_tasks, initial_genome, make_plans
+    from blgnn_es.es.driver import check_tasks, initial_genome, make_plans
 
     initial_genome(config.genome, config.network.states)
     check_tasks(config, make_plans(config))
@@ -244,7 +244,7 @@ class Progress:
         self.drawn = False
 
     def update(self, record: dict[str, Any], state) -> None:
-        from blgnn_es.evolve import progress_line
+        from blgnn_es.es.driver import progress_line
 
         if not self.tty:
             click.echo(progress_line(record, self.config))
@@ -281,96 +281,3 @@ def _duration(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
     return f"{seconds // 60}m{seconds % 60:02d}s"
-
-
-def _int_list(value: str | None) -> tuple[int, ...] | None:
-    if value is None:
-        return None
-    try:
-        sizes = tuple(int(part) for part in value.replace(" ", "").split(",") if part)
-    except ValueError:
-        raise ConfigError(f"--layers {value!r}: expected hidden sizes such as 512 or "
-                          "256,128") from None
-    if any(size < 1 for size in sizes):
-        raise ConfigError(f"--layers {value!r}: sizes must be >= 1")
-    return sizes
-
-
-@click.command()
-@click.argument("genome_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--task", "tasks", multiple=True, metavar="SPEC",
-              help="Task spec (repeatable; default: the tasks the genome was evolved on).")
-@click.option("--layers", help="Hidden layer sizes, e.g. 512 or 256,128 (default: sidecar).")
-@click.option("--steps", type=click.IntRange(min=1), help="Learning steps T (default: sidecar, "
-              "else 15).")
-@click.option("--batch", type=click.IntRange(min=1), help="Batch size B (default: sidecar, "
-              "else 128).")
-@click.option("--eval-batches", help="Held-out batches E, or 'all' (default: sidecar, else 20).")
-@click.option("--seeds", type=click.IntRange(min=1), default=5, show_default=True,
-              help="Fresh networks (task, synapse and batch seeds) per task.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Base seed of the draws.")
-@click.option("--at", "at_steps", help="Steps to report besides the last, e.g. 1,5,10 "
-              "(default: about a quarter, half and three quarters of T).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where MNIST-like data lives.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where the curve CSV and PNG go (default: <genome>-eval/ beside the genome).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-@click.option("--baselines", help="Gradient-descent baselines beside BLUR, e.g. "
-              "sgd,momentum,adam (see docs/baselines.md).")
-@click.option("--loss", type=click.Choice(["ce", "mse"]), default="ce", show_default=True,
-              help="Baselines' loss: softmax cross-entropy or mean squared error.")
-@click.option("--rates", default="1e-4:1:13", show_default=True,
-              help="Baselines' learning rates: LOW:HIGH:COUNT (log-spaced) or a list.")
-@click.option("--baseline-activation", help="Baselines' hidden activation (default: the "
-              "genome network's state-0 hidden activation).")
-@friendly_errors
-def evaluate(genome_path, tasks, layers, steps, batch, eval_batches, seeds, seed, at_steps,
-             data_dir, out_dir, as_json, baselines, loss, rates, baseline_activation) -> None:
-    """Train fresh networks with a genome and report their accuracy and learning curves.
-
-    \b
-    Examples:
-      blgnn-es evaluate runs/quickstart/mean_genome.npy --task circles --task cross
-      blgnn-es evaluate runs/r2/mean_genome.npy --task mnist --layers 256,128 --json
-    """
-    from blgnn_es.fitness import EvaluationRequest, run_evaluation
-    from blgnn_es.report import evaluation_json, evaluation_table, write_evaluation
-
-    if eval_batches is not None and eval_batches != "all":
-        try:
-            eval_batches = int(eval_batches)
-        except ValueError:
-            raise ConfigError(f"--eval-batches {eval_batches!r}: an integer >= 1 or 'all'") \
-                from None
-    request = EvaluationRequest.build(
-        genome_path, tasks=tasks, hidden=_int_list(layers), steps=steps, batch=batch,
-        eval_batches=eval_batches, seeds=seeds, seed=seed,
-        at_steps=_int_list(at_steps), data_dir=data_dir)
-    out_dir = out_dir or genome_path.with_name(genome_path.stem + "-eval")
-    if baselines:
-        from blgnn_es.cli_study import evaluate_with_baselines
-
-        evaluate_with_baselines(request, baselines, loss, rates, baseline_activation,
-                                at_given=at_steps is not None, out_dir=out_dir, as_json=as_json)
-        return
-    results = run_evaluation(request)
-    files = write_evaluation(request, results, out_dir)
-    if as_json:
-        click.echo(json.dumps(evaluation_json(request, results, files)))
-        return
-    click.echo(evaluation_table(request, results))
-    click.echo(f"learning curves: {files['csv']}  {files['png']}")
-
-
-@click.command()
-@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
-@friendly_errors
-def report(run_dir) -> None:
-    """Plots (fitness.png, validation.png, genome.png) and summary.md for a run directory."""
-    from blgnn_es.report import write_report
-
-    written = write_report(run_dir)
-    for path in written:
-        click.echo(f"wrote {path}")

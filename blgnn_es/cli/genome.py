@@ -1,17 +1,14 @@
-"""The ``blgnn-es`` command line: thin click commands that parse, call, and print."""
+"""The ``genome`` command group: make and inspect genome files."""
 
 from __future__ import annotations
 
-import functools
-import sys
 from pathlib import Path
 
 import click
 import numpy as np
 
-from blgnn_es import __version__
-from blgnn_es.errors import BlgnnError, ConfigError
-from blgnn_es.genome import (
+from blgnn_es.cli.errors import friendly_errors
+from blgnn_es.model.genome import (
     MATRIX_SLOTS,
     SCALAR_SLOTS,
     SLOT_MEANINGS,
@@ -22,38 +19,10 @@ from blgnn_es.genome import (
     random_genome,
     save_genome,
 )
-from blgnn_es.network import backprop_network
+from blgnn_es.model.network import backprop_network
 
 
-def friendly_errors(command):
-    """Turn our own errors into one-line messages (exit 2 for config errors, 1 otherwise)."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except ConfigError as err:
-            raise click.UsageError(str(err)) from None
-        except BlgnnError as err:
-            raise click.ClickException(str(err)) from None
-
-    return wrapper
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="blgnn-es")
-def cli() -> None:
-    """Meta-learn bidirectional learning rules (BLUR) with CMA-ES.
-
-    \b
-    Typical use:
-      blgnn-es evolve --config configs/quickstart.toml
-      blgnn-es evaluate runs/quickstart/best_genome.npy --task xor
-      blgnn-es genome show runs/quickstart/best_genome.npy
-    """
-
-
-@cli.group()
+@click.group()
 def genome() -> None:
     """Make and inspect genome files (.npy + JSON sidecar)."""
 
@@ -153,29 +122,3 @@ def genome_show(path: Path) -> None:
         click.echo("\nnetwork: " + ", ".join(f"{k}={v}" for k, v in meta["network"].items()))
     if meta.get("provenance"):
         click.echo("provenance: " + ", ".join(f"{k}={v}" for k, v in meta["provenance"].items()))
-
-
-def _register_commands() -> None:
-    """Attach the commands that live in their own modules (imported here, after ``cli``
-    exists, because they use this module's ``friendly_errors``)."""
-    from blgnn_es.cli_collect import collect
-    from blgnn_es.cli_run import evaluate, evolve, report
-    from blgnn_es.cli_study import study
-    from blgnn_es.cli_tasks import data_group, tasks_group
-
-    for command in (evolve, evaluate, report, study, collect, tasks_group, data_group):
-        cli.add_command(command)
-
-
-def main() -> None:
-    cli(prog_name="blgnn-es")
-
-
-if __name__ == "__main__":
-    # `python -m blgnn_es.cli`: run the package module, not this __main__ copy, so the
-    # command modules (which import blgnn_es.cli) see one `cli` with its commands.
-    from blgnn_es.cli import main as package_main
-
-    sys.exit(package_main())
-else:
-    _register_commands()

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from blgnn_es.genome import Genome
-from blgnn_es.network import ACTIVATIONS, NetworkSpec
+from blgnn_es.model.genome import Genome
+from blgnn_es.model.network import ACTIVATIONS, NetworkSpec
 
 NORM_EPS = 1e-5  # SPEC §5
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from blgnn_es.baselines import (
+from blgnn_es.baselines.gradient import (
     ACTIVATIONS,
     LOSSES,
     OPTIMIZERS,
@@ -29,9 +29,9 @@ from blgnn_es.baselines import (
     sweep,
 )
 from blgnn_es.errors import ConfigError
-from blgnn_es.fitness import EvaluationRequest, TaskEvaluation
+from blgnn_es.evaluation import EvaluationRequest, TaskEvaluation
 from blgnn_es.learner import run_unroll
-from blgnn_es.network import NetworkSpec
+from blgnn_es.model.network import NetworkSpec
 
 DEFAULT_BUDGETS = (1, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from blgnn_es.errors import ConfigError, NetworkError
-from blgnn_es.genome import SLOT_NAMES
-from blgnn_es.network import ACTIVATIONS, BACKWARD_MODES, DTYPES, FEEDBACK_MODES, NetworkSpec
+from blgnn_es.model.genome import SLOT_NAMES
+from blgnn_es.model.network import ACTIVATIONS, BACKWARD_MODES, DTYPES, FEEDBACK_MODES, NetworkSpec
 
 GENOME_PRESETS = ("random", "backprop", "hebbian")
 METRICS = ("accuracy", "l2", "ce")

@@ -163,7 +163,7 @@ def assemble_genome(states: int, **slots: Any) -> np.ndarray:
 def backprop_genome(learning_rate: float) -> np.ndarray:
     """The k = 2 genome with which BLUR does exactly SGD (SPEC §4).
 
-    Use it with :func:`blgnn_es.network.backprop_network` (tied, shared states, error
+    Use it with :func:`blgnn_es.model.network.backprop_network` (tied, shared states, error
     feedback, multiplicative backward, (sigmoid, dsigmoid) forward, identity backward).
     """
     return assemble_genome(

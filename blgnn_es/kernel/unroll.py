@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# activation codes: the order of blgnn_es.network.ACTIVATIONS
+# activation codes: the order of blgnn_es.model.network.ACTIVATIONS
 ACT_IDENTITY, ACT_TANH, ACT_RELU, ACT_RELU_TANH, ACT_SIGMOID, ACT_DSIGMOID = range(6)
 
 # slots of the int64 ``options`` vector

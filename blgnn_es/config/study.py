@@ -1,12 +1,4 @@
-"""Transfer studies (SPEC R4, R5): genomes x tasks x architectures x step budgets, each
-beside the gradient-descent baselines.
-
-A study config is TOML, parsed once into :class:`StudySettings` (keys and defaults in
-:data:`STUDY_KEYS`, documented in docs/baselines.md). For every genome and architecture one
-evaluation request covers all tasks, so task i gets the same task, synapse and batch seeds
-under every genome and architecture (common random numbers); the unroll runs to the largest
-budget and every budget is read from the same curves, with the baselines' learning rate
-chosen for each budget on held-out training examples.
+"""Study configs (SPEC R4, R5): genomes x tasks x architectures x step budgets.
 
 >>> settings = parse_study('[genomes]\\nbp = "bp.npy"\\n[grid]\\ntasks = ["xor"]\\n'
 ...                        'layers = [[8]]\\nsteps = [1, 5]\\n', source="s.toml")
@@ -16,20 +8,15 @@ chosen for each budget on held-out training examples.
 
 from __future__ import annotations
 
-import csv
-import json
 import re
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from blgnn_es.baselines import default_rates
-from blgnn_es.comparison import BaselineSettings, TaskComparison, compare_task, standings
+from blgnn_es.baselines.comparison import BaselineSettings
+from blgnn_es.baselines.gradient import default_rates
 from blgnn_es.errors import ConfigError
-from blgnn_es.fileio import atomic_write, atomic_write_text
-from blgnn_es.fitness import EvaluationRequest
 
 # section -> key -> (default, meaning); None: absent (the meaning says what absent does)
 STUDY_KEYS: dict[str, dict[str, tuple[Any, str]]] = {
@@ -233,186 +220,3 @@ def _rates(value: Any, fail) -> tuple[float, ...]:
     if isinstance(value, list) and value and all(isinstance(r, int | float) for r in value):
         return tuple(float(r) for r in value)
     raise fail("baselines.rates", value, "a list of rates or {low, high, count}")
-
-
-# ---- running -----------------------------------------------------------------------------
-
-
-@dataclass
-class Cell:
-    """One genome on one architecture and task: BLUR and the baselines at every budget."""
-
-    genome: str
-    hidden: tuple[int, ...]
-    evolved_steps: int | None
-    comparison: TaskComparison
-
-
-def run_study(
-    settings: StudySettings, progress: Callable[[str], None] = lambda line: None
-) -> dict[str, list[Cell]]:
-    """Every cell of the grid, grouped by task (in config order)."""
-    cells: dict[str, list[Cell]] = {task: [] for task in settings.tasks}
-    for genome in settings.genomes:
-        evolved = evolved_steps(genome.path)
-        for hidden in settings.layers:
-            request = EvaluationRequest.build(
-                genome.path,
-                tasks=settings.tasks,
-                hidden=hidden,
-                steps=max(settings.budgets),
-                batch=settings.batch,
-                eval_batches="all" if settings.eval_batches is None else settings.eval_batches,
-                seeds=settings.seeds,
-                seed=settings.seed,
-                at_steps=settings.budgets[:-1],
-                data_dir=settings.data_dir,
-            )
-            for index, task in enumerate(settings.tasks):
-                comparison = compare_task(request, settings.baselines, index, settings.budgets)
-                cells[task].append(Cell(genome.label, request.hidden, evolved, comparison))
-                progress(
-                    f"{genome.label}  {task}  {'-'.join(map(str, comparison.layer_sizes))}  done"
-                )
-    return cells
-
-
-def evolved_steps(genome_path: Path) -> int | None:
-    """The unroll length the genome was evolved with, from its sidecar (if it says)."""
-    from blgnn_es.genome import load_genome
-
-    _, meta = load_genome(genome_path)
-    steps = ((meta.get("provenance") or {}).get("unroll") or {}).get("steps")
-    return int(steps) if steps else None
-
-
-# ---- writing -----------------------------------------------------------------------------
-
-
-def slug(task: str) -> str:
-    return re.sub(r"[^\w.+-]+", "_", task).strip("_") or "task"
-
-
-def table_rows(cells: list[Cell], optimizers: tuple[str, ...]) -> list[dict[str, Any]]:
-    """One row per genome, architecture and budget: every learner's mean, std (and rate)."""
-    rows = []
-    for cell in cells:
-        item = cell.comparison
-        learners = item.learners()
-        lead = {s.budget: s for s in standings(item)}
-        for k, budget in enumerate(item.budgets):
-            row: dict[str, Any] = {
-                "genome": cell.genome,
-                "layer_sizes": "-".join(map(str, item.layer_sizes)),
-                "step": budget,
-                "beyond_evolved": bool(cell.evolved_steps and budget > cell.evolved_steps),
-            }
-            for name, table in learners.items():
-                row[f"{name}_mean"] = float(table[:, k].mean())
-                row[f"{name}_std"] = float(table[:, k].std())
-                if name in item.sweeps:
-                    row[f"{name}_rate"] = item.sweeps[name].rate_at(budget)
-            standing = lead.get(budget)
-            row["ahead"] = standing.leader if standing else ""
-            row["margin"] = standing.margin if standing else 0.0
-            row["clear"] = standing.clear if standing else False
-            rows.append(row)
-    return rows
-
-
-def markdown_table(task: str, rows: list[dict[str, Any]], settings: StudySettings) -> str:
-    names = ["blur", *settings.baselines.optimizers]
-    rates = settings.baselines.rates
-    edges = {min(rates), max(rates)} if len(rates) > 1 else set()
-    header = ["genome", "layers", "step", *names, "ahead"]
-    lines = [
-        f"# {task}",
-        "",
-        f"Test accuracy, mean ± std over {settings.seeds} seeds. Baselines at the "
-        "learning rate with the best validation accuracy for that step, chosen on "
-        "examples held out from the training data (never the test split); the rate is "
-        "in brackets, '!' when it is the edge of the swept range. Steps marked * lie "
-        "beyond the genome's evolved unroll. '~' marks a lead within one standard error.",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-    ]
-    for row in rows:
-        cells = [
-            row["genome"],
-            row["layer_sizes"],
-            f"{row['step']}{'*' if row['beyond_evolved'] else ''}",
-        ]
-        for name in names:
-            cell = f"{row[f'{name}_mean']:.4f} ± {row[f'{name}_std']:.4f}"
-            if f"{name}_rate" in row:
-                rate = row[f"{name}_rate"]
-                cell += f" ({rate:.3g}{'!' if rate in edges else ''})"
-            cells.append(cell)
-        cells.append(f"{row['ahead']} +{row['margin']:.3f}{'' if row['clear'] else ' ~'}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def write_study(settings: StudySettings, cells: dict[str, list[Cell]], out_dir: Path) -> list[Path]:
-    """Per task <slug>.md, <slug>.csv and <slug>.png; study.json with every row."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written, everything = [], {}
-    for task, task_cells in cells.items():
-        rows = table_rows(task_cells, settings.baselines.optimizers)
-        everything[task] = rows
-        base = out_dir / slug(task)
-        md, table, png = (base.with_suffix(s) for s in (".md", ".csv", ".png"))
-        atomic_write_text(md, markdown_table(task, rows, settings))
-
-        def write_csv(fh, rows=rows) -> None:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-
-        atomic_write(table, write_csv)
-        plot_task(task, task_cells, settings, png)
-        written += [md, table, png]
-    study_json = out_dir / "study.json"
-    atomic_write_text(
-        study_json,
-        json.dumps(
-            {
-                "name": settings.name,
-                "seeds": settings.seeds,
-                "seed": settings.seed,
-                "genomes": {g.label: str(g.path) for g in settings.genomes},
-                "budgets": list(settings.budgets),
-                "tasks": everything,
-            },
-            indent=1,
-        ),
-    )
-    return [*written, study_json]
-
-
-def plot_task(task: str, cells: list[Cell], settings: StudySettings, path: Path) -> Path:
-    """Rows: genomes; columns: architectures; each panel BLUR and the baselines."""
-    from blgnn_es.comparison_report import plot_panel
-    from blgnn_es.report import _pyplot, _save
-
-    plt = _pyplot()
-    genomes = list(dict.fromkeys(cell.genome for cell in cells))
-    columns = max(sum(cell.genome == g for cell in cells) for g in genomes)
-    fig, axes = plt.subplots(
-        len(genomes), columns, figsize=(5 * columns, 3.8 * len(genomes)), squeeze=False,
-        layout="constrained",  # keeps each row's axis labels clear of the next row's titles
-    )
-    for row, genome in enumerate(genomes):
-        mine = [cell for cell in cells if cell.genome == genome]
-        for column in range(columns):
-            ax = axes[row][column]
-            if column >= len(mine):
-                ax.axis("off")
-                continue
-            cell = mine[column]
-            plot_panel(ax, cell.comparison, cell.evolved_steps)
-            sizes = "-".join(map(str, cell.comparison.layer_sizes))
-            ax.set_title(f"{genome}: {sizes}", fontsize=9)
-    fig.suptitle(f"{task}: {settings.seeds} seeds; dots: each step's own best rate", fontsize=10)
-    return _save(fig, path)

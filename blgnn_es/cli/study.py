@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from blgnn_es.cli import friendly_errors
+from blgnn_es.cli.errors import friendly_errors
 from blgnn_es.errors import ConfigError
 
 
@@ -26,14 +26,14 @@ def evaluate_with_baselines(
     as_json: bool,
 ) -> None:
     """BLUR and the named baselines on the request's tasks: table (or JSON) and files."""
-    from blgnn_es.comparison import (
+    from blgnn_es.baselines.comparison import (
         BaselineSettings,
         default_budgets,
         parse_rates,
         run_comparison,
     )
-    from blgnn_es.comparison_report import comparison_json, comparison_table, write_comparison
-    from blgnn_es.study import evolved_steps
+    from blgnn_es.baselines.study import evolved_steps
+    from blgnn_es.reports.comparison import comparison_json, comparison_table, write_comparison
 
     settings = BaselineSettings(
         optimizers=tuple(name.strip() for name in baselines.split(",") if name.strip()),
@@ -80,7 +80,9 @@ def study(config_path, out_dir, seeds, data_dir) -> None:
     Example:
       blgnn-es study configs/study-transfer.toml
     """
-    from blgnn_es.study import load_study, run_study, write_study
+    from blgnn_es.baselines.study import run_study
+    from blgnn_es.config.study import load_study
+    from blgnn_es.reports.study import write_study
 
     settings = load_study(config_path)
     changes = {

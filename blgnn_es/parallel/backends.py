@@ -18,9 +18,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from blgnn_es.config import ParallelSettings
+from blgnn_es.config.settings import ParallelSettings
 from blgnn_es.errors import ConfigError
-from blgnn_es.network import NetworkSpec
+from blgnn_es.model.network import NetworkSpec
 
 MAX_POOL_REBUILDS = 3
 
@@ -105,7 +105,7 @@ def make_backend(settings: ParallelSettings, log: Callable[[str], None] = print)
         return LokyBackend(settings.n_workers, log)
     if settings.backend == "dask":
         try:
-            from blgnn_es.parallel_dask import make_dask_backend
+            from blgnn_es.parallel.dask_cluster import make_dask_backend
         except ImportError as err:
             raise ConfigError(
                 f'parallel.backend = "dask" needs dask.distributed ({err}): '
@@ -126,8 +126,8 @@ def warm_up(nets: Sequence[NetworkSpec]) -> None:
     """Compile (or load from numba's cache) the kernel for every dtype in use, in this
     process, before any worker starts: workers then load the cached machine code instead of
     each compiling it at the same time."""
-    from blgnn_es.genome import genome_length
     from blgnn_es.learner import run_population, run_unroll
+    from blgnn_es.model.genome import genome_length
 
     seen = set()
     for net in nets:

@@ -210,7 +210,7 @@ def _codes(activation: Activation, states: int) -> list[int]:
 def backprop_network(
     layer_sizes: tuple[int, ...], dtype: str = "float64", init_scale: float = 1.0
 ) -> NetworkSpec:
-    """The network settings under which :func:`blgnn_es.genome.backprop_genome` is SGD.
+    """The network settings under which :func:`blgnn_es.model.genome.backprop_genome` is SGD.
 
     SPEC §4: k = 2, tied, shared states, error feedback, multiplicative backward,
     forward activation (sigmoid, dsigmoid) on every layer, identity backward, no

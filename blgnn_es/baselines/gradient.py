@@ -29,7 +29,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from blgnn_es.errors import ConfigError
-from blgnn_es.network import NetworkSpec
+from blgnn_es.model.network import NetworkSpec
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 LOSSES = ("ce", "mse")

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from blgnn_es.comparison import BaselineSettings, TaskComparison, standings
+from blgnn_es.baselines.comparison import BaselineSettings, TaskComparison, standings
 from blgnn_es.fileio import atomic_write, atomic_write_text
 
 LEARNER_COLOURS = {
@@ -114,7 +114,7 @@ def comparison_json(
     request, settings: BaselineSettings, results: list[TaskComparison], files: dict[str, str]
 ) -> dict[str, Any]:
     """The ``evaluate --baselines --json`` object (schema in docs/baselines.md)."""
-    from blgnn_es.report import evaluation_json
+    from blgnn_es.reports.evaluation import evaluation_json
 
     out = evaluation_json(request, [item.blur for item in results], files)
     out["baselines"] = {
@@ -156,7 +156,7 @@ def write_comparison(
     baselines.json (the ``--json`` object); also BLUR's own curve.csv / curve.png."""
     import json
 
-    from blgnn_es.report import write_evaluation
+    from blgnn_es.reports.evaluation import write_evaluation
 
     out_dir = Path(out_dir)
     files = write_evaluation(request, [item.blur for item in results], out_dir)
@@ -261,13 +261,13 @@ def plot_comparison(
     results: list[TaskComparison], path: Path, evolved_steps: int | None, title: str
 ) -> Path:
     """One panel per task."""
-    from blgnn_es.report import _pyplot, _save
+    from blgnn_es.reports.figures import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 4), squeeze=False)
     for ax, item in zip(axes[0], results, strict=True):
         plot_panel(ax, item, evolved_steps)
         sizes = "-".join(str(n) for n in item.layer_sizes)
         ax.set_title(f"{item.task} ({sizes})", fontsize=9)
     fig.suptitle(f"{title}; dots: test accuracy at each step's own best rate", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -22,9 +22,9 @@ from typing import Any
 
 from distributed import Client, LocalCluster, WorkerPlugin
 
-from blgnn_es.config import ParallelSettings
+from blgnn_es.config.settings import ParallelSettings
 from blgnn_es.errors import ConfigError
-from blgnn_es.network import NetworkSpec
+from blgnn_es.model.network import NetworkSpec
 
 WORKER_WAIT = "120s"  # how long a running scheduler may take to show its first worker
 
@@ -38,7 +38,7 @@ class KernelWarmUp(WorkerPlugin):
         self.nets = tuple(nets)
 
     def setup(self, worker) -> None:
-        from blgnn_es.parallel import warm_up
+        from blgnn_es.parallel.backends import warm_up
 
         warm_up(self.nets)
 

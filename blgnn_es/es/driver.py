@@ -19,10 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from blgnn_es.config import Config, GenomeSettings
+from blgnn_es.config.settings import Config, GenomeSettings
 from blgnn_es.errors import ConfigError
-from blgnn_es.fitness import DrawPlan, GenomeScore, score_chunk
-from blgnn_es.genome import (
+from blgnn_es.es.rundir import RunDir
+from blgnn_es.evaluation import DrawPlan
+from blgnn_es.fitness import GenomeScore, score_chunk
+from blgnn_es.model.genome import (
     GenomeLayout,
     backprop_genome,
     genome_length,
@@ -31,8 +33,7 @@ from blgnn_es.genome import (
     random_genome,
     save_genome,
 )
-from blgnn_es.parallel import Backend, chunk_bounds, warm_up
-from blgnn_es.rundir import RunDir
+from blgnn_es.parallel.backends import Backend, chunk_bounds, warm_up
 
 BUDGET_REASONS = ("max_generations", "max_evaluations", "time_budget")
 PREEMPTED = "preempted"

@@ -1,0 +1,142 @@
+"""What a study writes: per task a markdown table, a CSV and a figure; study.json."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from blgnn_es.baselines.comparison import standings
+from blgnn_es.baselines.study import Cell
+from blgnn_es.config.study import StudySettings
+from blgnn_es.fileio import atomic_write, atomic_write_text
+from blgnn_es.reports.comparison import plot_panel
+from blgnn_es.reports.figures import pyplot, save_figure
+
+
+def slug(task: str) -> str:
+    return re.sub(r"[^\w.+-]+", "_", task).strip("_") or "task"
+
+
+def table_rows(cells: list[Cell], optimizers: tuple[str, ...]) -> list[dict[str, Any]]:
+    """One row per genome, architecture and budget: every learner's mean, std (and rate)."""
+    rows = []
+    for cell in cells:
+        item = cell.comparison
+        learners = item.learners()
+        lead = {s.budget: s for s in standings(item)}
+        for k, budget in enumerate(item.budgets):
+            row: dict[str, Any] = {
+                "genome": cell.genome,
+                "layer_sizes": "-".join(map(str, item.layer_sizes)),
+                "step": budget,
+                "beyond_evolved": bool(cell.evolved_steps and budget > cell.evolved_steps),
+            }
+            for name, table in learners.items():
+                row[f"{name}_mean"] = float(table[:, k].mean())
+                row[f"{name}_std"] = float(table[:, k].std())
+                if name in item.sweeps:
+                    row[f"{name}_rate"] = item.sweeps[name].rate_at(budget)
+            standing = lead.get(budget)
+            row["ahead"] = standing.leader if standing else ""
+            row["margin"] = standing.margin if standing else 0.0
+            row["clear"] = standing.clear if standing else False
+            rows.append(row)
+    return rows
+
+
+def markdown_table(task: str, rows: list[dict[str, Any]], settings: StudySettings) -> str:
+    names = ["blur", *settings.baselines.optimizers]
+    rates = settings.baselines.rates
+    edges = {min(rates), max(rates)} if len(rates) > 1 else set()
+    header = ["genome", "layers", "step", *names, "ahead"]
+    lines = [
+        f"# {task}",
+        "",
+        f"Test accuracy, mean ± std over {settings.seeds} seeds. Baselines at the "
+        "learning rate with the best validation accuracy for that step, chosen on "
+        "examples held out from the training data (never the test split); the rate is "
+        "in brackets, '!' when it is the edge of the swept range. Steps marked * lie "
+        "beyond the genome's evolved unroll. '~' marks a lead within one standard error.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for row in rows:
+        cells = [
+            row["genome"],
+            row["layer_sizes"],
+            f"{row['step']}{'*' if row['beyond_evolved'] else ''}",
+        ]
+        for name in names:
+            cell = f"{row[f'{name}_mean']:.4f} ± {row[f'{name}_std']:.4f}"
+            if f"{name}_rate" in row:
+                rate = row[f"{name}_rate"]
+                cell += f" ({rate:.3g}{'!' if rate in edges else ''})"
+            cells.append(cell)
+        cells.append(f"{row['ahead']} +{row['margin']:.3f}{'' if row['clear'] else ' ~'}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_study(settings: StudySettings, cells: dict[str, list[Cell]], out_dir: Path) -> list[Path]:
+    """Per task <slug>.md, <slug>.csv and <slug>.png; study.json with every row."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written, everything = [], {}
+    for task, task_cells in cells.items():
+        rows = table_rows(task_cells, settings.baselines.optimizers)
+        everything[task] = rows
+        base = out_dir / slug(task)
+        md, table, png = (base.with_suffix(s) for s in (".md", ".csv", ".png"))
+        atomic_write_text(md, markdown_table(task, rows, settings))
+
+        def write_csv(fh, rows=rows) -> None:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+        atomic_write(table, write_csv)
+        plot_task(task, task_cells, settings, png)
+        written += [md, table, png]
+    study_json = out_dir / "study.json"
+    atomic_write_text(
+        study_json,
+        json.dumps(
+            {
+                "name": settings.name,
+                "seeds": settings.seeds,
+                "seed": settings.seed,
+                "genomes": {g.label: str(g.path) for g in settings.genomes},
+                "budgets": list(settings.budgets),
+                "tasks": everything,
+            },
+            indent=1,
+        ),
+    )
+    return [*written, study_json]
+
+
+def plot_task(task: str, cells: list[Cell], settings: StudySettings, path: Path) -> Path:
+    """Rows: genomes; columns: architectures; each panel BLUR and the baselines."""
+    plt = pyplot()
+    genomes = list(dict.fromkeys(cell.genome for cell in cells))
+    columns = max(sum(cell.genome == g for cell in cells) for g in genomes)
+    fig, axes = plt.subplots(
+        len(genomes), columns, figsize=(5 * columns, 3.8 * len(genomes)), squeeze=False,
+        layout="constrained",  # keeps each row's axis labels clear of the next row's titles
+    )
+    for row, genome in enumerate(genomes):
+        mine = [cell for cell in cells if cell.genome == genome]
+        for column in range(columns):
+            ax = axes[row][column]
+            if column >= len(mine):
+                ax.axis("off")
+                continue
+            cell = mine[column]
+            plot_panel(ax, cell.comparison, cell.evolved_steps)
+            sizes = "-".join(map(str, cell.comparison.layer_sizes))
+            ax.set_title(f"{genome}: {sizes}", fontsize=9)
+    fig.suptitle(f"{task}: {settings.seeds} seeds; dots: each step's own best rate", fontsize=10)
+    return save_figure(fig, path)
