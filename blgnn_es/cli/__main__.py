@@ -1,0 +1,5 @@
+"""``python -m blgnn_es.cli``: the same command line as ``blgnn-es``."""
+
+from blgnn_es.cli import main
+
+main()
