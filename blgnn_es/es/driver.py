@@ -33,7 +33,8 @@ from blgnn_es.model.genome import (
     random_genome,
     save_genome,
 )
-from blgnn_es.parallel.backends import Backend, chunk_bounds, warm_up
+from blgnn_es.parallel.backends import Backend, chunk_bounds
+from blgnn_es.parallel.warmup import warm_up
 
 BUDGET_REASONS = ("max_generations", "max_evaluations", "time_budget")
 PREEMPTED = "preempted"

@@ -122,25 +122,5 @@ def chunk_bounds(count: int, chunks: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
 
 
-def warm_up(nets: Sequence[NetworkSpec]) -> None:
-    """Compile (or load from numba's cache) the kernel for every dtype in use, in this
-    process, before any worker starts: workers then load the cached machine code instead of
-    each compiling it at the same time."""
-    from blgnn_es.learner import run_population, run_unroll
-    from blgnn_es.model.genome import genome_length
-
-    seen = set()
-    for net in nets:
-        if net.dtype in seen:
-            continue
-        seen.add(net.dtype)
-        tiny = net.with_sizes((2, 3, 1))
-        x = np.zeros((1, 2, 2), dtype=net.dtype)
-        y = np.zeros((1, 2), dtype=np.int32)
-        genome = np.zeros(genome_length(net.states))
-        run_population(genome[None], tiny, x, y, x, y, seed=0)  # the fitness path
-        run_unroll(genome, tiny, x, y, x, y, seed=0)  # evaluate and error reports
-
-
 def default_workers() -> int:
     return os.cpu_count() or 1

@@ -25,6 +25,7 @@ from distributed import Client, LocalCluster, WorkerPlugin
 from blgnn_es.config.settings import ParallelSettings
 from blgnn_es.errors import ConfigError
 from blgnn_es.model.network import NetworkSpec
+from blgnn_es.parallel.warmup import warm_up
 
 WORKER_WAIT = "120s"  # how long a running scheduler may take to show its first worker
 
@@ -38,8 +39,6 @@ class KernelWarmUp(WorkerPlugin):
         self.nets = tuple(nets)
 
     def setup(self, worker) -> None:
-        from blgnn_es.parallel.backends import warm_up
-
         warm_up(self.nets)
 
 
