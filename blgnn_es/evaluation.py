@@ -1,22 +1,159 @@
-"""The one evaluation path: task draws from seeds, then genomes unrolled on them.
+"""The one evaluation path: a sample (task, synapses, batches) drawn from seeds, then unrolled.
 
-Every consumer (the CMA-ES fitness, validation, ``blgnn-es evaluate``, the baselines and
-studies) gets its task, synapse and batch draws here, so common random numbers hold by
-construction.
+Every consumer (the CMA-ES fitness and validation, ``blgnn-es evaluate``, the baselines and
+studies) draws its samples through :func:`draw_sample` and unrolls them through
+:func:`unroll_sample` or :func:`unroll_population`, so equal draws hold by construction:
+sample (task i, replica r) uses the task, batch and synapse seeds
+``derive_seed(base, generation, i, r, prefix + purpose)``. The CMA-ES fitness uses the run
+seed, the generation and the prefix "" (training) or "validate-"; ``evaluate``, the baselines
+and studies use generation 0 and the prefix "evaluate-".
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from blgnn_es.config.settings import NetworkSettings, UnrollSettings
-from blgnn_es.learner import run_unroll
+from blgnn_es.errors import ConfigError
+from blgnn_es.learner import PopulationResult, UnrollResult, run_population, run_unroll
+from blgnn_es.model.genome import load_genome, states_from_length
 from blgnn_es.model.network import NetworkSpec
+from blgnn_es.tasks import (
+    ArrayTask,
+    Task,
+    TaskSpec,
+    UnrollData,
+    derive_seed,
+    draw_unroll,
+    load_task,
+    parse_task_spec,
+)
+from blgnn_es.tasks.arrays import LabelledArrays, stratified_split
 
+EVALUATE_PREFIX = "evaluate-"
+
+
+class NetworkBuilder(Protocol):
+    """Anything that builds the network for a task's input and output sizes."""
+
+    def spec(self, n_inputs: int, n_outputs: int) -> NetworkSpec: ...
+
+
+@dataclass(frozen=True)
+class SampleSeeds:
+    """The seeds of one sample, one per purpose ("task", "batches", "synapses", ...)."""
+
+    base: int
+    generation: int
+    task_index: int
+    replica: int
+    prefix: str = ""
+
+    def __call__(self, purpose: str) -> int:
+        return derive_seed(self.base, self.generation, self.task_index, self.replica,
+                           self.prefix + purpose)
+
+
+Validation = Callable[[np.random.Generator, int | None], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sample's inputs: a task's network, its batches and the seeds they came from.
+
+    ``validation`` draws examples held out from the task's training data (only when the
+    sample was drawn with a hold-out, for the baselines' learning-rate choice).
+    """
+
+    task_name: str
+    net: NetworkSpec
+    data: UnrollData
+    seeds: SampleSeeds
+    validation: Validation | None = None
+
+    @property
+    def task_index(self) -> int:
+        return self.seeds.task_index
+
+    @property
+    def replica(self) -> int:
+        return self.seeds.replica
+
+    @property
+    def synapse_seed(self) -> int:
+        return self.seeds("synapses")
+
+
+def draw_sample(spec: TaskSpec, seeds: SampleSeeds, network: NetworkBuilder, *, steps: int,
+                batch: int, eval_batches: int | None, data_dir: str | None = None,
+                holdout: tuple[float, int] | None = None) -> Sample:
+    """Load task ``seeds("task")``, build its network, draw its batches from
+    ``seeds("batches")``. With ``holdout = (fraction, seed)`` a stored dataset first gives up
+    that stratified fraction of its training split (see :func:`split_training`)."""
+    task = load_task(spec, seeds("task"), data_dir=data_dir)
+    validation = None
+    if holdout is not None:
+        task, validation = split_training(task, *holdout)
+    data = draw_unroll(task, seeds("batches"), steps=steps, batch=batch,
+                       eval_batches=eval_batches)
+    return Sample(str(spec), network.spec(task.n_inputs, task.n_outputs), data, seeds,
+                  validation)
+
+
+def unroll_sample(genome: np.ndarray, sample: Sample, record_curve: bool = False
+                  ) -> UnrollResult:
+    """One genome trained on one sample from its initial synapses (SPEC §3, §6)."""
+    data = sample.data
+    return run_unroll(genome, sample.net, data.x_train, data.y_train, data.x_eval, data.y_eval,
+                      seed=sample.synapse_seed, record_curve=record_curve)
+
+
+def unroll_population(genomes: np.ndarray, sample: Sample) -> PopulationResult:
+    """Every genome on one sample, in one kernel call (common random numbers)."""
+    data = sample.data
+    return run_population(genomes, sample.net, data.x_train, data.y_train, data.x_eval,
+                          data.y_eval, seed=sample.synapse_seed)
+
+
+@functools.lru_cache(maxsize=2)
+def _split(arrays: LabelledArrays, fraction: float, seed: int) -> LabelledArrays:
+    return stratified_split(arrays.x_train, arrays.y_train, fraction, seed)
+
+
+def split_training(task: Task, fraction: float, seed: int) -> tuple[Task, Validation]:
+    """(the task minus its validation examples, a validation sampler ``f(rng, n | None)``).
+
+    Stored datasets hold out a stratified ``fraction`` of the training split (one split per
+    dataset and seed); toy tasks have unlimited training samples and draw fresh ones.
+    """
+    if not isinstance(task, ArrayTask):
+        test_size = len(task.test_split()[1])
+        return task, lambda rng, n: task.sample_train(rng, test_size if n is None else n)
+    arrays = task.arrays
+    parts = _split(arrays, fraction, seed)
+    rest = LabelledArrays(parts.x_train, parts.y_train, arrays.x_test, arrays.y_test,
+                          arrays.n_classes)
+    trained_on = ArrayTask(task.name, task.kind, rest, task.label_map, task.image_side)
+
+    def validation(rng: np.random.Generator, n: int | None) -> tuple[np.ndarray, np.ndarray]:
+        held_out = len(parts.y_test)
+        index = np.arange(held_out) if n is None else rng.choice(held_out, size=n,
+                                                                 replace=n > held_out)
+        labels = parts.y_test[index]
+        if task.label_map is not None:
+            labels = task.label_map[labels]
+        return np.ascontiguousarray(parts.x_test[index]), labels
+
+    return trained_on, validation
+
+
+# ---- the CMA-ES fitness draws --------------------------------------------------------------
 
 @dataclass(frozen=True)
 class DrawPlan:
@@ -35,50 +172,18 @@ class DrawPlan:
     purpose: str = ""
 
 
-@dataclass(frozen=True)
-class Sample:
-    """One fitness sample's inputs: a task, its network, its batches and synapse seed."""
-
-    task_index: int
-    replica: int
-    task_name: str
-    net: NetworkSpec
-    data: Any  # tasks.UnrollData
-    synapse_seed: int
-
-
-_DRAW_MEMO: dict[tuple, list[Sample]] = {}
-_MEMO_SIZE = 4
+@functools.lru_cache(maxsize=4)
+def draw_samples(plan: DrawPlan, generation: int) -> tuple[Sample, ...]:
+    """The draws of one generation (cached per process: a worker scoring several chunks of
+    one generation draws its data once)."""
+    return tuple(
+        draw_sample(spec, SampleSeeds(plan.run_seed, generation, index, replica, plan.purpose),
+                    plan.network, steps=plan.unroll.steps, batch=plan.unroll.batch,
+                    eval_batches=plan.unroll.eval_batches, data_dir=plan.data_dir)
+        for index, spec in enumerate(plan.tasks) for replica in range(plan.replicas))
 
 
-def draw_samples(plan: DrawPlan, generation: int) -> list[Sample]:
-    """The draws of one generation (memoized per process)."""
-    key = (plan, generation)
-    if key not in _DRAW_MEMO:
-        if len(_DRAW_MEMO) >= _MEMO_SIZE:
-            _DRAW_MEMO.pop(next(iter(_DRAW_MEMO)))
-        _DRAW_MEMO[key] = _draw(plan, generation)
-    return _DRAW_MEMO[key]
-
-
-def _draw(plan: DrawPlan, generation: int) -> list[Sample]:
-    from blgnn_es.tasks import derive_seed, draw_unroll, load_task
-
-    samples = []
-    for index, spec in enumerate(plan.tasks):
-        for replica in range(plan.replicas):
-            def seed(purpose: str, index=index, replica=replica) -> int:
-                return derive_seed(plan.run_seed, generation, index, replica,
-                                   plan.purpose + purpose)
-
-            task = load_task(spec, seed("task"), data_dir=plan.data_dir)
-            data = draw_unroll(task, seed("batches"), steps=plan.unroll.steps,
-                               batch=plan.unroll.batch, eval_batches=plan.unroll.eval_batches)
-            net = plan.network.spec(task.n_inputs, task.n_outputs)
-            samples.append(Sample(index, replica, str(spec), net, data, seed("synapses")))
-    return samples
-
-
+# ---- evaluating one genome (evaluate, baselines, studies) ----------------------------------
 
 @dataclass(frozen=True)
 class EvaluationRequest:
@@ -103,10 +208,6 @@ class EvaluationRequest:
               data_dir=None) -> EvaluationRequest:
         """Fill what the command line leaves open from the genome's sidecar, then defaults
         (15 steps, batch 128, 20 evaluation batches: the paper's protocol)."""
-        from blgnn_es.errors import ConfigError
-        from blgnn_es.model.genome import load_genome, states_from_length
-        from blgnn_es.tasks import parse_task_spec
-
         values, meta = load_genome(genome_path)
         network = dict(meta.get("network") or {})
         sizes = network.pop("layer_sizes", None)
@@ -140,9 +241,16 @@ class EvaluationRequest:
                    eval_batches, int(seeds), int(seed), tuple(at_steps),
                    None if data_dir is None else str(data_dir))
 
+    def spec(self, n_inputs: int, n_outputs: int) -> NetworkSpec:
+        """The genome's network on a task with these input and output sizes."""
+        return NetworkSpec.from_dict({**self.network,
+                                      "layer_sizes": (n_inputs, *self.hidden, n_outputs)})
+
 
 @dataclass
 class TaskEvaluation:
+    """One task's fresh networks trained with a genome."""
+
     task: str
     layer_sizes: tuple[int, ...]
     accuracies: np.ndarray  # (seeds,) final accuracy; a diverged network counts as 0
@@ -150,31 +258,30 @@ class TaskEvaluation:
     diverged: int
 
 
+def evaluate_task(request: EvaluationRequest, index: int,
+                  holdout: tuple[float, int] | None = None
+                  ) -> tuple[TaskEvaluation, list[Sample]]:
+    """Train ``request.seeds`` fresh networks on task ``index``, recording learning curves;
+    returns the samples too (the baselines train on exactly these)."""
+    spec = request.tasks[index]
+    samples = [
+        draw_sample(spec, SampleSeeds(request.seed, 0, index, replica, EVALUATE_PREFIX),
+                    request, steps=request.steps, batch=request.batch,
+                    eval_batches=request.eval_batches, data_dir=request.data_dir,
+                    holdout=holdout)
+        for replica in range(request.seeds)]
+    accuracies, curves, diverged = [], [], 0
+    for sample in samples:
+        result = unroll_sample(request.genome, sample, record_curve=True)
+        diverged += bool(result.diverged)
+        accuracies.append(0.0 if result.diverged or not math.isfinite(result.accuracy)
+                          else result.accuracy)
+        curves.append(np.nan_to_num(result.curve, nan=0.0))
+    evaluation = TaskEvaluation(str(spec), samples[-1].net.layer_sizes, np.array(accuracies),
+                                np.array(curves), diverged)
+    return evaluation, samples
+
+
 def run_evaluation(request: EvaluationRequest) -> list[TaskEvaluation]:
-    """Train ``seeds`` fresh networks per task with the genome, recording learning curves.
-
-    Draw seeds are ``derive_seed(seed, 0, task index, replica, "evaluate-" + purpose)``.
-    """
-    from blgnn_es.tasks import derive_seed, draw_unroll, load_task
-
-    results = []
-    for index, spec in enumerate(request.tasks):
-        accuracies, curves, diverged, sizes = [], [], 0, ()
-        for replica in range(request.seeds):
-            def seed(purpose: str, replica=replica, index=index) -> int:
-                return derive_seed(request.seed, 0, index, replica, "evaluate-" + purpose)
-
-            task = load_task(spec, seed("task"), data_dir=request.data_dir)
-            sizes = (task.n_inputs, *request.hidden, task.n_outputs)
-            net = NetworkSpec.from_dict({**request.network, "layer_sizes": sizes})
-            data = draw_unroll(task, seed("batches"), steps=request.steps, batch=request.batch,
-                               eval_batches=request.eval_batches)
-            result = run_unroll(request.genome, net, data.x_train, data.y_train, data.x_eval,
-                                data.y_eval, seed=seed("synapses"), record_curve=True)
-            diverged += bool(result.diverged)
-            accuracies.append(0.0 if result.diverged or not math.isfinite(result.accuracy)
-                              else result.accuracy)
-            curves.append(np.nan_to_num(result.curve, nan=0.0))
-        results.append(TaskEvaluation(str(spec), sizes, np.array(accuracies), np.array(curves),
-                                      diverged))
-    return results
+    """Every task of the request (:func:`evaluate_task`)."""
+    return [evaluate_task(request, index)[0] for index in range(len(request.tasks))]

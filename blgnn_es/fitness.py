@@ -10,14 +10,14 @@ several chunks of one generation draws its data once.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from blgnn_es.config.settings import FitnessSettings
 from blgnn_es.errors import BlgnnError
-from blgnn_es.evaluation import DrawPlan, Sample, draw_samples
-from blgnn_es.learner import run_population, run_unroll
+from blgnn_es.evaluation import DrawPlan, Sample, draw_samples, unroll_population, unroll_sample
 
 
 class EvaluationError(BlgnnError):
@@ -60,15 +60,12 @@ def combine(values: list[float], average: str) -> float:
 
 def _run_sample(genomes: np.ndarray, sample: Sample, where: str, first_index: int):
     """All genomes on one sample in one kernel call; on failure, find the genome to blame."""
-    data = sample.data
     try:
-        return run_population(genomes, sample.net, data.x_train, data.y_train, data.x_eval,
-                              data.y_eval, seed=sample.synapse_seed)
+        return unroll_population(genomes, sample)
     except Exception as population_error:
         for offset, genome in enumerate(genomes):
             try:
-                run_unroll(genome, sample.net, data.x_train, data.y_train, data.x_eval,
-                           data.y_eval, seed=sample.synapse_seed)
+                unroll_sample(genome, sample)
             except Exception as err:
                 raise EvaluationError(
                     f"{where}genome {first_index + offset}, task {sample.task_name} (index "
@@ -80,7 +77,7 @@ def _run_sample(genomes: np.ndarray, sample: Sample, where: str, first_index: in
         ) from None
 
 
-def score_genomes(genomes: np.ndarray, samples: list[Sample], fitness: FitnessSettings,
+def score_genomes(genomes: np.ndarray, samples: Sequence[Sample], fitness: FitnessSettings,
                   where: str = "", first_index: int = 0) -> list[GenomeScore]:
     """Run every sample with every genome and combine each genome's samples."""
     genomes = np.atleast_2d(genomes)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blgnn_es.baselines.comparison import split_training
+from blgnn_es.evaluation import split_training
 from blgnn_es.baselines.gradient import (
     Mlp,
     Probe,

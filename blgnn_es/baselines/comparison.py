@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -29,9 +28,13 @@ from blgnn_es.baselines.gradient import (
     sweep,
 )
 from blgnn_es.errors import ConfigError
-from blgnn_es.evaluation import EvaluationRequest, TaskEvaluation
-from blgnn_es.learner import run_unroll
-from blgnn_es.model.network import NetworkSpec
+from blgnn_es.evaluation import (
+    EVALUATE_PREFIX,
+    EvaluationRequest,
+    TaskEvaluation,
+    evaluate_task,
+)
+from blgnn_es.tasks import derive_seed
 
 DEFAULT_BUDGETS = (1, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 
@@ -129,95 +132,26 @@ def standings(item: TaskComparison) -> list[Standing]:
 
 # ---- running ---------------------------------------------------------------------------
 
-_SPLITS: dict[tuple, tuple[Any, Any]] = {}
-
-
-def split_training(task, fraction: float, seed: int):
-    """(the task minus its validation examples, a validation sampler ``f(rng, n | None)``).
-
-    Stored datasets hold out a stratified ``fraction`` of the training split (memoized per
-    dataset); toy tasks have unlimited training samples and draw fresh ones.
-    """
-    from blgnn_es.tasks import ArrayTask
-    from blgnn_es.tasks.arrays import LabelledArrays, stratified_split
-
-    if not isinstance(task, ArrayTask):
-        test_size = len(task.test_split()[1])
-        return task, lambda rng, n: task.sample_train(rng, test_size if n is None else n)
-    arrays = task.arrays
-    key = (id(arrays), fraction, seed)
-    if key not in _SPLITS:
-        if len(_SPLITS) >= 2:
-            _SPLITS.pop(next(iter(_SPLITS)))
-        _SPLITS[key] = (arrays, stratified_split(arrays.x_train, arrays.y_train, fraction, seed))
-    parts = _SPLITS[key][1]
-    rest = LabelledArrays(
-        parts.x_train, parts.y_train, arrays.x_test, arrays.y_test, arrays.n_classes
-    )
-    trained_on = ArrayTask(task.name, task.kind, rest, task.label_map, task.image_side)
-
-    def validation(rng: np.random.Generator, n: int | None):
-        index = (
-            np.arange(len(parts.y_test))
-            if n is None
-            else rng.choice(len(parts.y_test), size=n, replace=n > len(parts.y_test))
-        )
-        labels = parts.y_test[index]
-        if task.label_map is not None:
-            labels = task.label_map[labels]
-        return np.ascontiguousarray(parts.x_test[index]), labels
-
-    return trained_on, validation
-
 
 def compare_task(
     request: EvaluationRequest, settings: BaselineSettings, index: int, budgets: tuple[int, ...]
 ) -> TaskComparison:
-    """BLUR and every baseline on task ``index`` of the request, over its seeds."""
-    from blgnn_es.tasks import derive_seed, draw_unroll, load_task
-
-    spec = request.tasks[index]
-    holdout_seed = derive_seed(request.seed, 0, index, 0, "evaluate-holdout")
-    curves, finals, diverged, draws = [], [], 0, []
-    net = None
-    validation_examples = 0
-    for replica in range(request.seeds):
-
-        def seed(purpose: str, replica=replica) -> int:
-            return derive_seed(request.seed, 0, index, replica, "evaluate-" + purpose)
-
-        task = load_task(spec, seed("task"), data_dir=request.data_dir)
-        trained_on, validation = split_training(task, settings.validation_fraction, holdout_seed)
-        sizes = (task.n_inputs, *request.hidden, task.n_outputs)
-        net = NetworkSpec.from_dict({**request.network, "layer_sizes": sizes})
-        data = draw_unroll(
-            trained_on,
-            seed("batches"),
-            steps=request.steps,
-            batch=request.batch,
-            eval_batches=request.eval_batches,
-        )
-        result = run_unroll(
-            request.genome,
-            net,
-            data.x_train,
-            data.y_train,
-            data.x_eval,
-            data.y_eval,
-            seed=seed("synapses"),
-            record_curve=True,
-        )
-        diverged += bool(result.diverged)
-        finals.append(
-            0.0 if result.diverged or not math.isfinite(result.accuracy) else result.accuracy
-        )
-        curves.append(np.nan_to_num(result.curve, nan=0.0))
-        wanted = None if request.eval_batches is None else request.eval_batches * request.batch
-        x_val, y_val = validation(np.random.default_rng(seed("validation")), wanted)
+    """BLUR and every baseline on task ``index`` of the request, over its seeds: the
+    baselines start from BLUR's initial synapses and train on BLUR's batches."""
+    holdout_seed = derive_seed(request.seed, 0, index, 0, EVALUATE_PREFIX + "holdout")
+    blur, samples = evaluate_task(
+        request, index, holdout=(settings.validation_fraction, holdout_seed)
+    )
+    wanted = None if request.eval_batches is None else request.eval_batches * request.batch
+    draws, validation_examples = [], 0
+    for sample in samples:
+        data = sample.data
+        rng = np.random.default_rng(sample.seeds("validation"))
+        x_val, y_val = sample.validation(rng, wanted)
         validation_examples = len(y_val)
         draws.append(
             SeedDraw(
-                initial_weights(net, seed("synapses")),
+                initial_weights(sample.net, sample.synapse_seed),
                 data.x_train,
                 data.y_train,
                 x_val,
@@ -226,12 +160,13 @@ def compare_task(
                 data.y_eval,
             )
         )
-    blur = TaskEvaluation(str(spec), net.layer_sizes, np.array(finals), np.array(curves), diverged)
+    net = samples[-1].net
     mlp = mlp_for(net, settings.loss, settings.hidden_activation, settings.output_activation)
     sweeps = {
         name: sweep(mlp, name, settings.rates, draws, budgets) for name in settings.optimizers
     }
-    return TaskComparison(str(spec), net.layer_sizes, budgets, blur, sweeps, validation_examples)
+    return TaskComparison(str(blur.task), net.layer_sizes, budgets, blur, sweeps,
+                          validation_examples)
 
 
 def run_comparison(request: EvaluationRequest, settings: BaselineSettings) -> list[TaskComparison]:

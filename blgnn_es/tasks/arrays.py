@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity (a cache key)
 class LabelledArrays:
     """Train and test examples: float32 (n, n_features) C-contiguous, int32 labels 0..n-1."""
 
