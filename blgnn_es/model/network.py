@@ -2,16 +2,27 @@
 
 A :class:`NetworkSpec` holds everything about a BLUR network that is not in the genome:
 layer sizes, the number of states k, the synapse options, the pass modes and the
-per-state activations. It is plain data, validated once, and round-trips through a dict
-(the genome sidecar and the run config store it that way).
+per-state activations. Every option is declared once, in :class:`NetworkOptions` (type,
+default, range, meaning); the run config's ``[network]`` section, the genome sidecar and
+docs/config.md all derive from that declaration.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from numbers import Integral
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from blgnn_es.errors import NetworkError
 
@@ -24,26 +35,100 @@ DTYPES = ("float32", "float64")
 Activation = str | tuple[str, ...]
 
 
-def _as_activation(value: Any, states: int, what: str) -> Activation:
-    """Normalise one activation setting: a name for all states, or one name per state."""
-    if isinstance(value, str):
-        names: tuple[str, ...] = (value,)
-    else:
-        names = tuple(value)
-        if len(names) != states:
-            raise NetworkError(
-                f"{what}: a per-state list needs {states} names (one per state), got {len(names)}"
-            )
+def _plain_int(value: Any) -> Any:
+    """numpy integers count as integers (sizes often come from array shapes); bools do not."""
+    if isinstance(value, Integral) and not isinstance(value, bool | int):
+        return int(value)
+    return value
+
+
+def _activation(value: Any) -> Any:
+    """One activation name for every state, or a list (stored as a tuple) of names."""
+    names = (value,) if isinstance(value, str) else value
+    if not isinstance(names, list | tuple) or not names:
+        raise ValueError("give an activation name or a list of names (one per state)")
     for name in names:
         if name not in ACTIVATIONS:
-            raise NetworkError(
-                f"{what}: unknown activation {name!r}; allowed: {', '.join(ACTIVATIONS)}"
-            )
-    return names[0] if isinstance(value, str) else names
+            raise ValueError(f"unknown activation {name!r}; allowed: {', '.join(ACTIVATIONS)}")
+    return value if isinstance(value, str) else tuple(value)
 
 
-@dataclass(frozen=True)
-class NetworkSpec:
+def _sizes(value: Any) -> Any:
+    """Layer sizes from any sequence (a list from JSON, a tuple, an array shape)."""
+    return tuple(value) if isinstance(value, list | tuple | np.ndarray) else value
+
+
+Int = Annotated[int, BeforeValidator(_plain_int), Strict()]
+"""An integer (numpy integers too); never a bool, float or string."""
+Float = Annotated[float, Strict()]
+"""A number (ints become floats), never a bool or string."""
+Bool = Annotated[bool, Strict()]
+ActivationSetting = Annotated[Activation, BeforeValidator(_activation)]
+
+_ACTIVATION_ALLOWED = f"one of {', '.join(ACTIVATIONS)}, or a list of k of them (one per state)"
+
+
+class NetworkOptions(BaseModel):
+    """Every network option but the layer sizes: the one declaration of each."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    states: Int = Field(2, ge=2, le=16, description="k, states per neuron (SPEC §1)")
+    tied: Bool = Field(False, description="V = Wᵀ at all times (symmetric synapses)")
+    shared_states: Bool = Field(False, description="all k channels of a synapse hold one matrix")
+    feedback: Literal[FEEDBACK_MODES] = Field(
+        "label", description="how the target enters the output layer (SPEC §3.3)")
+    backward: Literal[BACKWARD_MODES] = Field(
+        "additive", description="backward update mode (SPEC §3.4)")
+    normalization: Bool = Field(True, description="activation normalization (SPEC §5)")
+    oja: Bool = Field(False, description="Oja decay term in the synapse update")
+    read_normalization: Bool = Field(False, description="normalize synapse columns when read")
+    hidden_activation: ActivationSetting = Field(
+        "relu_tanh", description="hidden activation: one name, or a list of k names "
+        "(one per state)", json_schema_extra={"allowed": _ACTIVATION_ALLOWED})
+    output_activation: ActivationSetting = Field(
+        "tanh", description="output activation (name or list of k)",
+        json_schema_extra={"allowed": _ACTIVATION_ALLOWED})
+    backward_activation: ActivationSetting | None = Field(
+        None, description="backward-pass activation (default: the hidden activation)",
+        json_schema_extra={"allowed": _ACTIVATION_ALLOWED})
+    init_scale: Float = Field(1.0, gt=0.0, allow_inf_nan=False,
+                              description="scale of the initial synapses")
+    dtype: Literal[DTYPES] = Field("float32", description="floating point type of the unroll")
+
+    @field_validator("hidden_activation", "output_activation", "backward_activation")
+    @classmethod
+    def _one_per_state(cls, value: Activation | None, info: ValidationInfo) -> Activation | None:
+        """A per-state list must name every state (the states check ran first)."""
+        states = info.data.get("states")
+        if isinstance(value, tuple) and states is not None and len(value) != states:
+            raise ValueError(f"a per-state list needs {states} names (one per state), "
+                             f"got {len(value)}")
+        return value
+
+
+_LIMITS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+
+
+def network_error_text(err: ValidationError, model: type[BaseModel]) -> str:
+    """The first problem of a validation error as one line: key, value, what is allowed."""
+    first = err.errors(include_url=False)[0]
+    key = str(first["loc"][0]) if first["loc"] else "network"
+    value, ctx = first.get("input"), first.get("ctx", {})
+    if isinstance(ctx.get("error"), ValueError):
+        return f"{key}: {ctx['error']}"
+    limits = [f"{_LIMITS[name]} {ctx[name]}" for name in _LIMITS if name in ctx]
+    if limits:
+        return f"{key} must be {' and '.join(limits)}, got {value!r}"
+    field = model.model_fields.get(key)
+    if first["type"] == "literal_error" and field is not None:
+        return f"{key} {value!r} is not allowed; allowed: {', '.join(field.annotation.__args__)}"
+    if first["type"] == "extra_forbidden":
+        return f"unknown network setting {key!r}; allowed: {', '.join(model.model_fields)}"
+    return f"{key} = {value!r}: {first['msg']}"
+
+
+class NetworkSpec(NetworkOptions):
     """Shape and options of a BLUR network; the genome supplies everything else.
 
     >>> net = NetworkSpec(layer_sizes=(196, 512, 10), states=2)
@@ -51,57 +136,28 @@ class NetworkSpec:
     (2, 23)
     """
 
-    layer_sizes: tuple[int, ...]
-    states: int = 2
-    tied: bool = False
-    shared_states: bool = False
-    feedback: str = "label"
-    backward: str = "additive"
-    normalization: bool = True
-    oja: bool = False
-    read_normalization: bool = False
-    hidden_activation: Activation = "relu_tanh"
-    output_activation: Activation = "tanh"
-    backward_activation: Activation | None = None  # None: the same as hidden_activation
-    init_scale: float = 1.0
-    dtype: str = "float32"
+    layer_sizes: Annotated[tuple[Int, ...], BeforeValidator(_sizes)] = Field(
+        description="neurons per layer: inputs, hidden layers, outputs")
 
-    def __post_init__(self) -> None:
-        sizes = tuple(int(n) for n in self.layer_sizes)
+    def __init__(self, *args: Any, **data: Any) -> None:
+        """Keyword fields (``layer_sizes`` may come first, positionally); NetworkError on
+        anything SPEC.md does not allow."""
+        if args:
+            if len(args) > 1 or "layer_sizes" in data:
+                raise NetworkError("NetworkSpec takes layer_sizes positionally, the rest by name")
+            data["layer_sizes"] = args[0]
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            raise NetworkError(network_error_text(err, type(self))) from None
+
+    @field_validator("layer_sizes")
+    @classmethod
+    def _at_least_in_and_out(cls, sizes: tuple[int, ...]) -> tuple[int, ...]:
         if len(sizes) < 2 or min(sizes) < 1:
-            raise NetworkError(
-                "layer_sizes must list at least inputs and outputs, all >= 1, "
-                f"got {self.layer_sizes}"
-            )
-        object.__setattr__(self, "layer_sizes", sizes)
-        if int(self.states) < 2:
-            raise NetworkError(f"states must be >= 2 (SPEC §1), got {self.states}")
-        object.__setattr__(self, "states", int(self.states))
-        if self.feedback not in FEEDBACK_MODES:
-            raise NetworkError(f"feedback {self.feedback!r}; allowed: {', '.join(FEEDBACK_MODES)}")
-        if self.backward not in BACKWARD_MODES:
-            raise NetworkError(f"backward {self.backward!r}; allowed: {', '.join(BACKWARD_MODES)}")
-        if self.dtype not in DTYPES:
-            raise NetworkError(f"dtype {self.dtype!r}; allowed: {', '.join(DTYPES)}")
-        if not np.isfinite(self.init_scale) or self.init_scale <= 0:
-            raise NetworkError(f"init_scale must be a positive number, got {self.init_scale}")
-        k = self.states
-        object.__setattr__(
-            self,
-            "hidden_activation",
-            _as_activation(self.hidden_activation, k, "hidden_activation"),
-        )
-        object.__setattr__(
-            self,
-            "output_activation",
-            _as_activation(self.output_activation, k, "output_activation"),
-        )
-        if self.backward_activation is not None:
-            object.__setattr__(
-                self,
-                "backward_activation",
-                _as_activation(self.backward_activation, k, "backward_activation"),
-            )
+            raise ValueError("list at least inputs and outputs, all >= 1, "
+                             f"got {sizes}")
+        return sizes
 
     # ---- derived shapes -------------------------------------------------------------
     @property
@@ -135,7 +191,7 @@ class NetworkSpec:
 
     def with_sizes(self, layer_sizes: tuple[int, ...]) -> NetworkSpec:
         """The same settings on other layer sizes (for transfer across widths and depths)."""
-        return replace(self, layer_sizes=tuple(layer_sizes))
+        return NetworkSpec(**{**self.options(), "layer_sizes": layer_sizes})
 
     # ---- activations ----------------------------------------------------------------
     def activation_codes(self) -> tuple[np.ndarray, np.ndarray]:
@@ -157,19 +213,23 @@ class NetworkSpec:
         return fwd, bwd
 
     # ---- serialisation --------------------------------------------------------------
+    def options(self) -> dict[str, Any]:
+        """Every option but the layer sizes, as given to the constructor."""
+        return {name: getattr(self, name) for name in NetworkOptions.model_fields}
+
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["layer_sizes"] = list(self.layer_sizes)
-        for key in ("hidden_activation", "output_activation", "backward_activation"):
-            if isinstance(out[key], tuple):
-                out[key] = list(out[key])
-        if out["backward_activation"] is None:
-            out.pop("backward_activation")
+        """The sidecar form: layer_sizes first, lists for tuples, no backward_activation when
+        it is the hidden one (genomes/*.json store exactly this)."""
+        out: dict[str, Any] = {"layer_sizes": list(self.layer_sizes)}
+        for name, value in self.options().items():
+            if value is not None:
+                out[name] = list(value) if isinstance(value, tuple) else value
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NetworkSpec:
-        known = set(cls.__dataclass_fields__)
+        """Inverse of :meth:`to_dict`; unknown keys are a NetworkError."""
+        known = set(cls.model_fields)
         unknown = set(data) - known
         if unknown:
             raise NetworkError(
