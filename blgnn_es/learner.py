@@ -2,7 +2,7 @@
 
 Validates inputs, converts synapses between the SPEC layout (W: (n+1, n', k),
 V: (n', n, k)) and the kernel's channel-major flat buffers, and calls the numba kernel
-(blgnn_es/kernel.py) once per unroll.
+(blgnn_es/kernel/unroll.py) once per unroll, with one argument record.
 
 >>> import numpy as np
 >>> from blgnn_es import NetworkSpec, backprop_genome, train
@@ -16,6 +16,7 @@ V: (n', n, k)) and the kernel's channel-major flat buffers, and calls the numba 
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -23,18 +24,20 @@ import numpy as np
 
 from blgnn_es.errors import NetworkError
 from blgnn_es.kernel import unroll as kernel
-from blgnn_es.model.genome import Genome, validate_genome_array
-from blgnn_es.model.network import NetworkSpec, encode_targets
+from blgnn_es.model.genome import Genome, GenomeLayout, validate_genome_array
+from blgnn_es.model.network import ACTIVATIONS, NetworkSpec, encode_targets
 
 
-def limit_kernel_blas_threads() -> list[str]:
+@functools.cache
+def limit_kernel_blas_threads() -> tuple[str, ...]:
     """Run the BLAS that the kernel's matrix products call (SciPy's) on one thread.
 
     Parallelism in blgnn-es is across processes. A multi-threaded BLAS inside each
     process changes the summation order with the thread count (so results would depend on
     the machine) and, on a busy machine, spin-waiting threads make an unroll up to 50x
-    slower. NumPy's own BLAS, which a user's code calls, is left alone. Returns the paths
-    of the libraries limited.
+    slower. NumPy's own BLAS, which a user's code calls, is left alone. Called before every
+    kernel call and done once per process (not at import: importing this module loads no
+    BLAS and compiles nothing). Returns the paths of the libraries limited.
     """
     import scipy.linalg.cython_blas  # noqa: F401  (loads the library numba calls)
     from threadpoolctl import ThreadpoolController
@@ -44,10 +47,7 @@ def limit_kernel_blas_threads() -> list[str]:
         if lib.user_api == "blas" and "scipy" in os.path.basename(os.path.dirname(lib.filepath)):
             lib.set_num_threads(1)
             limited.append(lib.filepath)
-    return limited
-
-
-limit_kernel_blas_threads()
+    return tuple(limited)
 
 
 @dataclass
@@ -83,22 +83,36 @@ def kernel_options(
     record_curve: bool = False,
     update_unread: bool = True,
     fast_activations: bool | None = None,
-) -> np.ndarray:
-    """The kernel's int64 option vector for ``net`` (see kernel.OPT_*)."""
-    options = np.zeros(kernel.N_OPTIONS, dtype=np.int64)
-    options[kernel.OPT_TIED] = net.tied
-    options[kernel.OPT_SHARED] = net.shared_states
-    options[kernel.OPT_FEEDBACK_ERROR] = net.feedback == "error"
-    options[kernel.OPT_BACKWARD_MULT] = net.backward == "multiplicative_second"
-    options[kernel.OPT_NORMALIZE] = net.normalization
-    options[kernel.OPT_OJA] = net.oja
-    options[kernel.OPT_READ_NORM] = net.read_normalization
+) -> kernel.Options:
+    """The kernel's switches for ``net``; fast (rational) tanh by default in float32 only."""
     if fast_activations is None:
         fast_activations = net.dtype == "float32"
-    options[kernel.OPT_FAST_ACTIVATIONS] = fast_activations
-    options[kernel.OPT_UPDATE_UNREAD] = update_unread
-    options[kernel.OPT_RECORD_CURVE] = record_curve
-    return options
+    return kernel.Options(
+        tied=bool(net.tied),
+        shared_states=bool(net.shared_states),
+        feedback_error=net.feedback == "error",
+        backward_multiplicative=net.backward == "multiplicative_second",
+        normalization=bool(net.normalization),
+        oja=bool(net.oja),
+        read_normalization=bool(net.read_normalization),
+        fast_activations=bool(fast_activations),
+        update_unread=bool(update_unread),
+        record_curve=bool(record_curve),
+    )
+
+
+def genome_slots(states: int) -> kernel.GenomeSlots:
+    """The kernel's genome offsets for k states, read from GenomeLayout by slot name."""
+    layout = GenomeLayout(states)
+    return kernel.GenomeSlots(*(layout.slot(name).start for name in kernel.GenomeSlots._fields))
+
+
+def kernel_activation_codes(net: NetworkSpec) -> tuple[np.ndarray, np.ndarray]:
+    """NetworkSpec's per-layer activation codes (indices into ACTIVATIONS) translated by
+    name into the kernel's codes: (forward, backward), int64 (L, k)."""
+    to_kernel = np.array([kernel.ACTIVATION_CODES[name] for name in ACTIVATIONS], dtype=np.int64)
+    fwd, bwd = net.activation_codes()
+    return to_kernel[fwd], to_kernel[bwd]
 
 
 def pack_weights(
@@ -216,11 +230,22 @@ def _check_genome(genome, net: NetworkSpec) -> np.ndarray:
     return genome
 
 
-def _kernel_inputs(net: NetworkSpec, forward, backward, x_train, y_train, x_eval, y_eval):
-    """Validated, converted arrays for the kernel, in its batch-minor layout.
+def _kernel_args(
+    net: NetworkSpec,
+    forward,
+    backward,
+    x_train,
+    y_train,
+    x_eval,
+    y_eval,
+    *,
+    record_curve: bool,
+    update_unread: bool,
+) -> kernel.UnrollArgs:
+    """The kernel's argument record: validated arrays in its batch-minor layout.
 
-    Returns ``(sizes, arrays)``: ``arrays`` are the kernel's arguments after the genome and
-    options, in its order (activation codes, synapse buffers and offsets, batches).
+    The one place the record is built; its synapse buffers are fresh copies, so the kernel
+    may update them in place.
     """
     x_train = _batches(net, x_train, "x_train")
     steps, batch = x_train.shape[:2]
@@ -231,9 +256,22 @@ def _kernel_inputs(net: NetworkSpec, forward, backward, x_train, y_train, x_eval
         np.ascontiguousarray(np.swapaxes(a, 1, 2)) for a in (x_train, t_train, x_eval)
     )
     w_buf, w_off, v_buf, v_off = pack_weights(net, forward, backward)
-    sizes = np.asarray(net.layer_sizes, dtype=np.int64)
-    act_fwd, act_bwd = net.activation_codes()
-    return sizes, (act_fwd, act_bwd, w_buf, w_off, v_buf, v_off, x_train, t_train, x_eval, y_eval)
+    act_fwd, act_bwd = kernel_activation_codes(net)
+    return kernel.UnrollArgs(
+        options=kernel_options(net, record_curve=record_curve, update_unread=update_unread),
+        slots=genome_slots(net.states),
+        sizes=np.asarray(net.layer_sizes, dtype=np.int64),
+        act_fwd=act_fwd,
+        act_bwd=act_bwd,
+        w_buf=w_buf,
+        w_off=w_off,
+        v_buf=v_buf,
+        v_off=v_off,
+        x_train=x_train,
+        t_train=t_train,
+        x_eval=x_eval,
+        y_eval=y_eval,
+    )
 
 
 def _run(
@@ -247,15 +285,38 @@ def _run(
     y_eval,
     record_curve: bool,
     update_unread: bool,
-):
+) -> tuple[np.void, np.ndarray | None, kernel.UnrollArgs]:
+    """One kernel unroll: its RESULT record, the curve (if recorded) and the argument
+    record, whose synapse buffers now hold the trained synapses."""
     genome = _check_genome(genome, net)
-    sizes, arrays = _kernel_inputs(net, forward, backward, x_train, y_train, x_eval, y_eval)
-    steps = arrays[6].shape[0]  # x_train
-    options = kernel_options(net, record_curve=record_curve, update_unread=update_unread)
+    args = _kernel_args(
+        net,
+        forward,
+        backward,
+        x_train,
+        y_train,
+        x_eval,
+        y_eval,
+        record_curve=record_curve,
+        update_unread=update_unread,
+    )
+    steps = args.x_train.shape[0]
     curve = np.full(max(steps, 1), np.nan, dtype=np.float64)
-    result = np.zeros(kernel.N_RESULTS, dtype=np.float64)
-    kernel.run_unroll(sizes, genome.astype(net.numpy_dtype), options, *arrays, curve, result)
-    return result, (curve[:steps] if record_curve else None), arrays[2:6]
+    result = np.zeros(1, dtype=kernel.RESULT)[0]  # a view: the kernel writes through it
+    limit_kernel_blas_threads()
+    kernel.run_unroll(args, genome.astype(net.numpy_dtype), curve, result)
+    return result, (curve[:steps] if record_curve else None), args
+
+
+def _metrics(result: np.void) -> tuple[float, float, float, bool, int]:
+    """A RESULT record as Python numbers, in TrainResult's / UnrollResult's field order."""
+    return (
+        float(result["accuracy"]),
+        float(result["l2"]),
+        float(result["ce"]),
+        bool(result["diverged"]),
+        int(result["steps"]),
+    )
 
 
 def _initial(net: NetworkSpec, weights, seed):
@@ -288,7 +349,7 @@ def train(
     every step) are computed on them.
     """
     forward, backward = _initial(net, weights, seed)
-    result, curve, buffers = _run(
+    result, curve, args = _run(
         genome,
         net,
         forward,
@@ -300,17 +361,8 @@ def train(
         record_curve,
         update_unread=True,
     )
-    new_forward, new_backward = unpack_weights(net, *buffers)
-    return TrainResult(
-        new_forward,
-        new_backward,
-        float(result[kernel.RES_ACCURACY]),
-        float(result[kernel.RES_L2]),
-        float(result[kernel.RES_CE]),
-        bool(result[kernel.RES_DIVERGED]),
-        int(result[kernel.RES_STEPS]),
-        curve,
-    )
+    new_forward, new_backward = unpack_weights(net, args.w_buf, args.w_off, args.v_buf, args.v_off)
+    return TrainResult(new_forward, new_backward, *_metrics(result), curve)
 
 
 def run_unroll(
@@ -340,14 +392,7 @@ def run_unroll(
         record_curve,
         update_unread=False,
     )
-    return UnrollResult(
-        float(result[kernel.RES_ACCURACY]),
-        float(result[kernel.RES_L2]),
-        float(result[kernel.RES_CE]),
-        bool(result[kernel.RES_DIVERGED]),
-        int(result[kernel.RES_STEPS]),
-        curve,
-    )
+    return UnrollResult(*_metrics(result), curve)
 
 
 def evaluate(
@@ -382,12 +427,8 @@ def evaluate(
         False,
         update_unread=False,
     )
-    return {
-        "accuracy": float(result[kernel.RES_ACCURACY]),
-        "l2": float(result[kernel.RES_L2]),
-        "ce": float(result[kernel.RES_CE]),
-        "diverged": bool(result[kernel.RES_DIVERGED]),
-    }
+    accuracy, l2, ce, diverged, _ = _metrics(result)
+    return {"accuracy": accuracy, "l2": l2, "ce": ce, "diverged": diverged}
 
 
 @dataclass
@@ -421,15 +462,25 @@ def run_population(
         else np.zeros((0, net.genome_length))
     )
     forward, backward = _initial(net, weights, seed)
-    sizes, arrays = _kernel_inputs(net, forward, backward, x_train, y_train, x_eval, y_eval)
-    options = kernel_options(net, update_unread=False)
-    results = np.zeros((len(checked), kernel.N_RESULTS), dtype=np.float64)
+    args = _kernel_args(
+        net,
+        forward,
+        backward,
+        x_train,
+        y_train,
+        x_eval,
+        y_eval,
+        record_curve=False,
+        update_unread=False,
+    )
+    results = np.zeros(len(checked), dtype=kernel.RESULT)
     genomes = np.ascontiguousarray(checked, dtype=net.numpy_dtype)
-    kernel.run_population(sizes, genomes, options, *arrays, results)
+    limit_kernel_blas_threads()
+    kernel.run_population(args, genomes, results)
     return PopulationResult(
-        results[:, kernel.RES_ACCURACY],
-        results[:, kernel.RES_L2],
-        results[:, kernel.RES_CE],
-        results[:, kernel.RES_DIVERGED] > 0,
-        results[:, kernel.RES_STEPS].astype(np.int64),
+        results["accuracy"].copy(),
+        results["l2"].copy(),
+        results["ce"].copy(),
+        results["diverged"].copy(),
+        results["steps"].copy(),
     )

@@ -17,28 +17,94 @@ likewise V. blgnn_es/learner.py converts from and to the SPEC layout.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
-# activation codes: the order of blgnn_es.model.network.ACTIVATIONS
-ACT_IDENTITY, ACT_TANH, ACT_RELU, ACT_RELU_TANH, ACT_SIGMOID, ACT_DSIGMOID = range(6)
+# The kernel's own activation codes, by name. learner.py maps NetworkSpec's activation names
+# through this table, so nothing depends on the order of blgnn_es.model.network.ACTIVATIONS;
+# the codes live here because numba's cache tracks this file only, not constants imported
+# from another module (a reordered table elsewhere would leave stale machine code).
+ACTIVATION_CODES = {
+    name: code
+    for code, name in enumerate(("identity", "tanh", "relu", "relu_tanh", "sigmoid", "dsigmoid"))
+}
+ACT_IDENTITY = ACTIVATION_CODES["identity"]
+ACT_TANH = ACTIVATION_CODES["tanh"]
+ACT_RELU = ACTIVATION_CODES["relu"]
+ACT_RELU_TANH = ACTIVATION_CODES["relu_tanh"]
+ACT_SIGMOID = ACTIVATION_CODES["sigmoid"]
+ACT_DSIGMOID = ACTIVATION_CODES["dsigmoid"]
 
-# slots of the int64 ``options`` vector
-OPT_TIED = 0
-OPT_SHARED = 1
-OPT_FEEDBACK_ERROR = 2
-OPT_BACKWARD_MULT = 3
-OPT_NORMALIZE = 4
-OPT_OJA = 5
-OPT_READ_NORM = 6
-OPT_FAST_ACTIVATIONS = 7  # rational tanh (float32 path); 0 = libm tanh/exp (float64 path)
-OPT_UPDATE_UNREAD = 8  # also update V_0, which no pass reads (only to return it)
-OPT_RECORD_CURVE = 9
-N_OPTIONS = 10
 
-# slots of the float ``result`` vector
-RES_ACCURACY, RES_L2, RES_CE, RES_DIVERGED, RES_STEPS = range(5)
-N_RESULTS = 5
+class Options(NamedTuple):
+    """The switches of one unroll: NetworkSpec's settings plus how the call is used."""
+
+    tied: bool  # V = W[:n]ᵀ, no V tensors (SPEC §1)
+    shared_states: bool  # one synapse matrix for all channels (SPEC §1)
+    feedback_error: bool  # §3.3 error feedback (else label feedback)
+    backward_multiplicative: bool  # §3.4 multiplicative_second (else additive)
+    normalization: bool  # N of SPEC §5 on the pre-activations
+    oja: bool  # the Oja term of §3.5
+    read_normalization: bool  # synapse read-normalization of §5
+    fast_activations: bool  # rational tanh (the float32 path); False: libm tanh/exp
+    update_unread: bool  # also update V_0, which no pass reads (only to return it)
+    record_curve: bool  # evaluate after every step into ``curve``
+
+
+class GenomeSlots(NamedTuple):
+    """Where each slot of SPEC §2 starts in the flat genome (matrices k×k, row-major).
+
+    learner.py fills it from GenomeLayout by field name, so the kernel hard-codes no offset.
+    """
+
+    nu: int
+    mu: int
+    nu_pre: int
+    mu_post: int
+    f: int
+    eta: int
+    f_syn: int
+    eta_syn: int
+    g: int
+    h: int
+    omega: int
+
+
+class UnrollArgs(NamedTuple):
+    """Everything an unroll reads besides the genome, as one numba argument.
+
+    Built in one place (blgnn_es/learner.py ``_kernel_args``); layouts as in the module
+    docstring. ``run_unroll`` updates ``w_buf`` / ``v_buf`` in place; ``run_population``
+    reads them as every genome's initial synapses.
+    """
+
+    options: Options
+    slots: GenomeSlots
+    sizes: np.ndarray  # int64 (L + 1,): n_0 … n_L
+    act_fwd: np.ndarray  # int64 (L, k): activation code of state c of layer ℓ+1
+    act_bwd: np.ndarray  # int64 (L, k): row ℓ-1 for hidden layer ℓ (backward pass)
+    w_buf: np.ndarray  # all W_ℓ, channel-major, flat
+    w_off: np.ndarray  # int64 (L + 1,): W_ℓ is w_buf[w_off[ℓ]:w_off[ℓ+1]]
+    v_buf: np.ndarray  # all V_ℓ likewise (empty when tied)
+    v_off: np.ndarray
+    x_train: np.ndarray  # (T, n_0, B)
+    t_train: np.ndarray  # (T, n_L, B) targets
+    x_eval: np.ndarray  # (E, n_0, Be)
+    y_eval: np.ndarray  # int64 (E, Be) labels
+
+
+# One unroll's outcome (a record: numba writes the fields by name).
+RESULT = np.dtype(
+    [
+        ("accuracy", np.float64),  # SPEC §6.3; NaN without eval data or when diverged
+        ("l2", np.float64),  # SPEC §6.4
+        ("ce", np.float64),  # SPEC §6.4
+        ("diverged", np.bool_),  # a synapse or the eval loss turned NaN or infinite
+        ("steps", np.int64),  # learning steps completed
+    ]
+)
 
 NORM_EPS = 1e-5  # SPEC §5
 
@@ -299,14 +365,14 @@ def _forward_layer(a_in, a_out, w, nu, eta, g, h, codes, options, mix, n_channel
     u is written straight into a'. ``n_channels`` < k computes only the first channels
     (the evaluation reads state 0 of the output only).
     """
-    fast = options[OPT_FAST_ACTIVATIONS] != 0
+    fast = options.fast_activations
     for c in range(n_channels):
         _mix_pre(a_in, nu, c, mix, True)
         u = a_out[c]
         _product_tn(w[c], mix, u)
-        if options[OPT_READ_NORM] != 0:
+        if options.read_normalization:
             _scale_by_inverse_norms(u, w[c], True, 0)
-        if options[OPT_NORMALIZE] != 0:
+        if options.normalization:
             _normalize(u, g, h)
         _activate(codes[c], fast, u, eta)
 
@@ -315,9 +381,9 @@ def _forward_layer(a_in, a_out, w, nu, eta, g, h, codes, options, mix, n_channel
 def _backward_layer(a_above, a_here, w, v, mu, f, eta, g, h, codes, options, mix, wide):
     """SPEC §3.4 for one layer: v_c = (a_{ℓ+1} μ[:, c]) V_c, then additive or multiplicative."""
     k, n, batch = a_here.shape
-    fast = options[OPT_FAST_ACTIVATIONS] != 0
-    tied = options[OPT_TIED] != 0
-    multiplicative = options[OPT_BACKWARD_MULT] != 0
+    fast = options.fast_activations
+    tied = options.tied
+    multiplicative = options.backward_multiplicative
     first = 1 if multiplicative else 0  # multiplicative: state 0 is left as it is
     narrow = wide[:n]
     for c in range(first, k):
@@ -326,7 +392,7 @@ def _backward_layer(a_above, a_here, w, v, mu, f, eta, g, h, codes, options, mix
             _product_nn(w[c][:n], mix, narrow)
         else:
             _product_tn(v[c], mix, narrow)
-        if options[OPT_READ_NORM] != 0:
+        if options.read_normalization:
             if tied:
                 _scale_by_inverse_norms(narrow, w[c], False, w.shape[2])
             else:
@@ -337,7 +403,7 @@ def _backward_layer(a_above, a_here, w, v, mu, f, eta, g, h, codes, options, mix
             for i in range(n * batch):
                 target[i] = f * target[i] * vin[i]
         else:
-            if options[OPT_NORMALIZE] != 0:
+            if options.normalization:
                 _normalize(narrow, g, h)
             for i in range(n * batch):
                 target[i] = f * target[i] + eta * vin[i]
@@ -403,8 +469,8 @@ def _hebbian_update(
     computed, then copied to the others.
     """
     k, n, batch = pre.shape
-    channels = 1 if options[OPT_SHARED] != 0 else k
-    oja = options[OPT_OJA] != 0
+    channels = 1 if options.shared_states else k
+    oja = options.oja
     # sign(η̃)·|ω|: the Oja term always decays, whatever the sign of η̃
     decay = abs(omega) if eta_syn > 0 else (-abs(omega) if eta_syn < 0 else omega - omega)
     inv_batch = pre.dtype.type(1.0 / batch)
@@ -440,12 +506,13 @@ def _all_finite(buf):
 
 
 @njit(cache=True, error_model="numpy")
-def _evaluate(sizes, ws, nu, eta, g, h, act_fwd, options, x_eval, y_eval, result):
+def _evaluate(args, ws, nu, eta, g, h, result):
     """SPEC §6.3–6.4: forward-only passes over the eval batches; accuracy, L2, CE into result.
 
     L2 is the mean over examples of ½ Σ_j (ŷ_j − t_j)² with ±1 targets; CE the softmax
     cross-entropy of state 0 (one output: the logistic loss log(1 + e^{−t·ŷ})).
     """
+    sizes, x_eval, y_eval = args.sizes, args.x_eval, args.y_eval
     n_layers = sizes.shape[0] - 1
     k = nu.shape[0]
     n_batches, _, batch = x_eval.shape
@@ -468,8 +535,8 @@ def _evaluate(sizes, ws, nu, eta, g, h, act_fwd, options, x_eval, y_eval, result
                 eta,
                 g,
                 h,
-                act_fwd[layer],
-                options,
+                args.act_fwd[layer],
+                args.options,
                 mixes[layer],
                 channels,
             )
@@ -500,57 +567,37 @@ def _evaluate(sizes, ws, nu, eta, g, h, act_fwd, options, x_eval, y_eval, result
             if pred == label:
                 correct += 1.0
     count = n_batches * batch
-    result[RES_ACCURACY] = correct / count
-    result[RES_L2] = l2 / count
-    result[RES_CE] = ce / count
+    result.accuracy = correct / count
+    result.l2 = l2 / count
+    result.ce = ce / count
 
 
 @njit(cache=True, error_model="numpy")
-def run_unroll(
-    sizes,
-    genome,
-    options,
-    act_fwd,
-    act_bwd,
-    w_buf,
-    w_off,
-    v_buf,
-    v_off,
-    x_train,
-    t_train,
-    x_eval,
-    y_eval,
-    curve,
-    result,
-):
-    """T learning steps (SPEC §3) on x_train (T, n0, B) with targets t_train (T, nL, B),
-    then the evaluation of §6 on x_eval (E, n0, Be) with labels y_eval (E, Be).
-
-    Synapses are updated in place in ``w_buf`` / ``v_buf``. ``result`` receives accuracy,
-    L2, CE, a diverged flag and the steps completed; ``curve[t]`` the eval accuracy after
-    step t when OPT_RECORD_CURVE is set. A synapse that turns NaN or infinite stops the
-    unroll with the diverged flag set; nothing is raised.
-    """
+def _unroll(args, genome, w_buf, v_buf, curve, result):
+    """One unroll from the synapses in ``w_buf`` / ``v_buf``, updated in place."""
+    options, slots, sizes = args.options, args.slots, args.sizes
+    act_fwd, act_bwd, x_train, t_train = args.act_fwd, args.act_bwd, args.x_train, args.t_train
     k = act_fwd.shape[1]
     n_layers = sizes.shape[0] - 1
     steps, _, batch = x_train.shape
     dtype = x_train.dtype
-    tied = options[OPT_TIED] != 0
+    tied = options.tied
 
-    # genome slots (SPEC §2), row-major k×k matrices then seven scalars
+    # genome slots (SPEC §2): k×k row-major matrices and scalars, offsets from GenomeLayout
     kk = k * k
-    nu = genome[0:kk].reshape((k, k))
-    mu = genome[kk : 2 * kk].reshape((k, k))
-    nu_pre = genome[2 * kk : 3 * kk].reshape((k, k))
-    mu_post = genome[3 * kk : 4 * kk].reshape((k, k))
-    f = genome[4 * kk]
-    eta = genome[4 * kk + 1]
-    f_syn = genome[4 * kk + 2]
-    eta_syn = genome[4 * kk + 3]
-    g = genome[4 * kk + 4]
-    h = genome[4 * kk + 5]
-    omega = genome[4 * kk + 6]
+    nu = genome[slots.nu : slots.nu + kk].reshape((k, k))
+    mu = genome[slots.mu : slots.mu + kk].reshape((k, k))
+    nu_pre = genome[slots.nu_pre : slots.nu_pre + kk].reshape((k, k))
+    mu_post = genome[slots.mu_post : slots.mu_post + kk].reshape((k, k))
+    f = genome[slots.f]
+    eta = genome[slots.eta]
+    f_syn = genome[slots.f_syn]
+    eta_syn = genome[slots.eta_syn]
+    g = genome[slots.g]
+    h = genome[slots.h]
+    omega = genome[slots.omega]
 
+    w_off, v_off = args.w_off, args.v_off
     ws = [
         w_buf[w_off[layer] : w_off[layer + 1]].reshape((k, sizes[layer] + 1, sizes[layer + 1]))
         for layer in range(n_layers)
@@ -583,7 +630,7 @@ def run_unroll(
         # §3.2 forward
         for layer in range(n_layers):
             # label feedback overwrites the output's states >= 1: compute state 0 only
-            channels = 1 if layer == n_layers - 1 and options[OPT_FEEDBACK_ERROR] == 0 else k
+            channels = 1 if layer == n_layers - 1 and not options.feedback_error else k
             _forward_layer(
                 acts[layer],
                 acts[layer + 1],
@@ -599,7 +646,7 @@ def run_unroll(
             )
         # §3.3 feedback into the output layer
         out = acts[n_layers]
-        if options[OPT_FEEDBACK_ERROR] != 0:
+        if options.feedback_error:
             err = out[1].reshape(out[1].size)
             pred = out[0].reshape(out[0].size)
             target = t_train[step].reshape(out[0].size)
@@ -628,7 +675,7 @@ def run_unroll(
             )
         # §3.5 Hebbian synapse update, every layer
         for layer in range(n_layers):
-            update_v = (not tied) and (layer > 0 or options[OPT_UPDATE_UNREAD] != 0)
+            update_v = (not tied) and (layer > 0 or options.update_unread)
             _hebbian_update(
                 acts[layer],
                 acts[layer + 1],
@@ -653,64 +700,46 @@ def run_unroll(
         if not (_all_finite(w_buf) and (tied or _all_finite(v_buf))):
             diverged = True
             break
-        if options[OPT_RECORD_CURVE] != 0:
-            _evaluate(sizes, ws, nu, eta, g, h, act_fwd, options, x_eval, y_eval, result)
-            curve[step] = result[RES_ACCURACY]
+        if options.record_curve:
+            _evaluate(args, ws, nu, eta, g, h, result)
+            curve[step] = result.accuracy
 
-    result[RES_ACCURACY] = np.nan
-    result[RES_L2] = np.nan
-    result[RES_CE] = np.nan
-    if not diverged and x_eval.shape[0] > 0:
-        _evaluate(sizes, ws, nu, eta, g, h, act_fwd, options, x_eval, y_eval, result)
-        if not np.isfinite(result[RES_L2]):
+    result.accuracy = np.nan
+    result.l2 = np.nan
+    result.ce = np.nan
+    if not diverged and args.x_eval.shape[0] > 0:
+        _evaluate(args, ws, nu, eta, g, h, result)
+        if not np.isfinite(result.l2):
             diverged = True
-            result[RES_ACCURACY] = np.nan
-    result[RES_DIVERGED] = 1.0 if diverged else 0.0
-    result[RES_STEPS] = done
+            result.accuracy = np.nan
+    result.diverged = diverged
+    result.steps = done
 
 
 @njit(cache=True, error_model="numpy")
-def run_population(
-    sizes,
-    genomes,
-    options,
-    act_fwd,
-    act_bwd,
-    w_init,
-    w_off,
-    v_init,
-    v_off,
-    x_train,
-    t_train,
-    x_eval,
-    y_eval,
-    results,
-):
-    """:func:`run_unroll` for every row of ``genomes`` (P, G) from the same initial synapses
-    and the same batches (common random numbers); ``results`` is (P, N_RESULTS).
+def run_unroll(args, genome, curve, result):
+    """T learning steps (SPEC §3) on ``args.x_train``, then the evaluation of §6 on
+    ``args.x_eval``: the synapses ``args.w_buf`` / ``args.v_buf`` are updated in place.
+
+    ``result`` is a :data:`RESULT` record; ``curve[t]`` receives the eval accuracy after
+    step t when ``args.options.record_curve``. A synapse that turns NaN or infinite stops
+    the unroll with ``result.diverged`` set; nothing is raised.
+    """
+    _unroll(args, genome, args.w_buf, args.v_buf, curve, result)
+
+
+@njit(cache=True, error_model="numpy")
+def run_population(args, genomes, results):
+    """:func:`run_unroll` for every row of ``genomes`` (P, G), each from the initial synapses
+    in ``args`` (left as they are) and on the same batches (common random numbers);
+    ``results`` is a (P,) :data:`RESULT` array.
 
     One call per population and task draw: the Python-side cost is paid once, not P times.
     """
-    w_buf = np.empty_like(w_init)
-    v_buf = np.empty_like(v_init)
-    curve = np.empty(max(x_train.shape[0], 1), dtype=np.float64)
+    w_buf = np.empty_like(args.w_buf)
+    v_buf = np.empty_like(args.v_buf)
+    curve = np.empty(max(args.x_train.shape[0], 1), dtype=np.float64)
     for p in range(genomes.shape[0]):
-        w_buf[:] = w_init
-        v_buf[:] = v_init
-        run_unroll(
-            sizes,
-            genomes[p],
-            options,
-            act_fwd,
-            act_bwd,
-            w_buf,
-            w_off,
-            v_buf,
-            v_off,
-            x_train,
-            t_train,
-            x_eval,
-            y_eval,
-            curve,
-            results[p],
-        )
+        w_buf[:] = args.w_buf
+        v_buf[:] = args.v_buf
+        _unroll(args, genomes[p], w_buf, v_buf, curve, results[p])
