@@ -18,6 +18,7 @@ import numpy as np
 
 from blgnn_es.errors import GenomeError
 from blgnn_es.fileio import atomic_write
+from blgnn_es.model.sidecar import GenomeSidecar, Provenance
 
 MATRIX_SLOTS = ("nu", "mu", "nu_pre", "mu_post")
 SCALAR_SLOTS = ("f", "eta", "f_syn", "eta_syn", "g", "h", "omega")
@@ -246,7 +247,7 @@ def save_genome(
     values: np.ndarray,
     *,
     network: dict | None = None,
-    provenance: dict | None = None,
+    provenance: Provenance | dict | None = None,
 ) -> Path:
     """Write ``values`` as ``.npy`` and the JSON sidecar next to it, each atomically."""
     path = Path(path)
@@ -254,26 +255,30 @@ def save_genome(
         path = path.with_suffix(".npy")
     values = validate_genome_array(values)
     k = states_from_length(values.size)
-    sidecar = {
-        "format": "blgnn-es genome",
-        "states": k,
-        "length": int(values.size),
-        "layout": GenomeLayout(k).describe(),
-        "network": network or {},
-        "provenance": provenance or {},
-        "slots": Genome(values).as_dict(),
-    }
+    if not isinstance(provenance, Provenance):
+        provenance = Provenance.model_validate(provenance or {})
+    sidecar = GenomeSidecar(
+        states=k,
+        length=int(values.size),
+        layout=GenomeLayout(k).describe(),
+        network=network or {},
+        provenance=provenance,
+        slots=Genome(values).as_dict(),
+    )
+    text = json.dumps(sidecar.to_dict(), indent=2) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda fh: np.save(fh, values, allow_pickle=False), binary=True)
-    atomic_write(sidecar_path(path), lambda fh: fh.write(json.dumps(sidecar, indent=2) + "\n"))
+    atomic_write(sidecar_path(path), lambda fh: fh.write(text))
     return path
 
 
-def load_genome(path: str | os.PathLike) -> tuple[np.ndarray, dict]:
-    """Load a genome file and its sidecar (``{}`` when there is none).
+def read_genome(path: str | os.PathLike) -> tuple[np.ndarray, GenomeSidecar | None]:
+    """Load a genome file and its typed sidecar (None when there is none).
 
     Raises GenomeError with one line saying what was expected when the file is not a
-    1-D finite float array of a valid length, or disagrees with its sidecar.
+    1-D finite float array of a valid length, or disagrees with its sidecar. A sidecar of
+    the previous release (no schema_version) reads as version 1; what it lacks is filled
+    in from the values.
     """
     path = Path(path)
     if not path.exists():
@@ -283,16 +288,33 @@ def load_genome(path: str | os.PathLike) -> tuple[np.ndarray, dict]:
     except (ValueError, OSError) as err:
         raise GenomeError(f"{path}: not a .npy array file ({err})") from None
     values = validate_genome_array(values, source=str(path))
-    meta: dict = {}
     side = sidecar_path(path)
-    if side.exists():
-        try:
-            meta = json.loads(side.read_text())
-        except json.JSONDecodeError as err:
-            raise GenomeError(f"{side}: sidecar is not valid JSON ({err})") from None
-        if meta.get("states") not in (None, states_from_length(values.size)):
+    if not side.exists():
+        return values, None
+    try:
+        meta = json.loads(side.read_text())
+    except json.JSONDecodeError as err:
+        raise GenomeError(f"{side}: sidecar is not valid JSON ({err})") from None
+    k = states_from_length(values.size)
+    if isinstance(meta, dict):
+        if meta.get("states") not in (None, k):
             raise GenomeError(
-                f"{side}: says k={meta['states']} but {path} has {values.size} numbers "
-                f"(k={states_from_length(values.size)})"
+                f"{side}: says k={meta['states']} but {path} has {values.size} numbers (k={k})"
             )
-    return values, meta
+        meta = {"states": k, "length": int(values.size),
+                "layout": GenomeLayout(k).describe(), "slots": Genome(values).as_dict(), **meta}
+    return values, GenomeSidecar.from_dict(meta, str(side))
+
+
+def load_sidecar(path: str | os.PathLike) -> GenomeSidecar | None:
+    """The typed sidecar of a genome file (None when there is none)."""
+    return read_genome(path)[1]
+
+
+def load_genome(path: str | os.PathLike) -> tuple[np.ndarray, dict]:
+    """Load a genome file and its sidecar as a dict (``{}`` when there is none).
+
+    The dict form of :func:`read_genome`, kept for callers that read the sidecar by key.
+    """
+    values, sidecar = read_genome(path)
+    return values, {} if sidecar is None else sidecar.to_dict()
