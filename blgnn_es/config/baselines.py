@@ -1,0 +1,111 @@
+"""Settings of the evaluation protocol and of the gradient-descent baselines beside BLUR.
+
+:class:`EvaluationSettings` holds the paper's protocol defaults (``blgnn-es evaluate`` and
+the study grid use them); :class:`BaselineSettings` says which baselines run and how they
+are tuned (a study's ``[baselines]`` section, ``evaluate --baselines``). Both validate on
+construction and raise :class:`ConfigError` (the CLI exits with code 2).
+
+>>> BaselineSettings(optimizers=("adam",), rates={"low": 0.01, "high": 1.0, "count": 3}).rates
+(0.01, 0.1, 1.0)
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from blgnn_es.config.schema import EVAL_BATCHES_EXTRA, EvalBatches, Finite, StrictInt, first_problem
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+LOSSES = ("ce", "mse")
+ACTIVATIONS = ("identity", "tanh", "relu", "relu_tanh", "sigmoid")
+"""Activations a one-state baseline network can use (BLUR's dsigmoid has no counterpart)."""
+
+_FROZEN = ConfigDict(extra="forbid", frozen=True)
+
+
+def default_rates(count: int = 13, low: float = 1e-4, high: float = 1.0) -> tuple[float, ...]:
+    """``count`` log-spaced learning rates from ``low`` to ``high`` (default: 13, 1e-4..1)."""
+    return tuple(float(r) for r in np.logspace(np.log10(low), np.log10(high), count))
+
+
+_SPACING = {"low": 1e-4, "high": 1.0, "count": 13}
+
+
+def _rates(value: Any) -> Any:
+    """``{low, high, count}`` (any of them; the others default) -> log-spaced rates."""
+    if not isinstance(value, dict):
+        return value
+    if set(value) - set(_SPACING):
+        raise ValueError(f"a rate table has the keys {', '.join(_SPACING)}")
+    spacing = _SPACING | value
+    try:
+        return default_rates(int(spacing["count"]), float(spacing["low"]), float(spacing["high"]))
+    except (TypeError, ValueError):
+        raise ValueError("{low, high, count}: two numbers > 0 and an integer >= 1") from None
+
+
+Rates = Annotated[tuple[Annotated[Finite, Field(gt=0.0)], ...], BeforeValidator(_rates),
+                  Field(min_length=1)]
+
+
+class _Validated(BaseModel):
+    """A model built from keywords in code: a bad value is a ConfigError, not a traceback."""
+
+    model_config = _FROZEN
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            raise first_problem(err, type(self), data, self._what, depth=1) from None
+
+    _what: ClassVar[str] = "settings"
+
+
+class BaselineSettings(_Validated):
+    """Which baselines run beside BLUR and how they are tuned (documented defaults)."""
+
+    optimizers: tuple[Literal[OPTIMIZERS], ...] = Field(
+        OPTIMIZERS, min_length=1, description="baselines beside BLUR",
+        json_schema_extra={"allowed": "a non-empty list of " + ", ".join(OPTIMIZERS)})
+    rates: Rates = Field(
+        default_factory=default_rates, description="learning rates swept (each step budget "
+        "picks its best on validation data)",
+        json_schema_extra={"allowed": "a list of rates > 0, or {low, high, count} log-spaced",
+                           "default": "`{low = 0.0001, high = 1.0, count = 13}`",
+                           "type": "list or table"})
+    loss: Literal[LOSSES] = Field("ce", description="ce (softmax cross-entropy) or mse")
+    hidden_activation: Literal[ACTIVATIONS] | None = Field(
+        None, description="baselines' hidden activation (default: the BLUR network's state 0)")
+    output_activation: Literal[ACTIVATIONS] | None = Field(
+        None, description="mse only: output activation (default: the network's state 0)")
+    validation_fraction: Finite = Field(
+        0.1, gt=0.0, lt=1.0, description="share of a stored dataset's training split held out "
+        "to choose learning rates")
+
+    _what: ClassVar[str] = "baselines"
+
+
+class EvaluationSettings(_Validated):
+    """The paper's evaluation protocol: fresh networks trained with a genome, then tested."""
+
+    steps: StrictInt = Field(15, ge=1, description="T, learning steps per network")
+    batch: StrictInt = Field(128, ge=1, description="B, examples per learning step and per "
+                             "evaluation batch")
+    eval_batches: EvalBatches = Field(20, description='test batches per evaluation, or "all" '
+                                      "for the whole test split",
+                                      json_schema_extra=EVAL_BATCHES_EXTRA)
+    seeds: StrictInt = Field(5, ge=1, description="fresh networks (task, synapse and batch "
+                             "seeds) per task; results are mean ± std over them")
+    seed: StrictInt = Field(0, ge=0, description="base seed of every task, synapse, batch and "
+                            "validation draw")
+
+    _what: ClassVar[str] = "evaluation"
+
+
+EVALUATION = EvaluationSettings()
+"""The protocol's defaults (the study grid's batch and eval_batches start from these)."""
+
