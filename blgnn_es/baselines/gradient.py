@@ -28,20 +28,18 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from blgnn_es.config.baselines import (  # noqa: F401 (default_rates: re-exported)
+    ACTIVATIONS,
+    LOSSES,
+    OPTIMIZERS,
+    default_rates,
+)
 from blgnn_es.errors import ConfigError
 from blgnn_es.model.network import NetworkSpec
 
-OPTIMIZERS = ("sgd", "momentum", "adam")
-LOSSES = ("ce", "mse")
-ACTIVATIONS = ("identity", "tanh", "relu", "relu_tanh", "sigmoid")
 MOMENTUM = 0.9  # heavy ball: v ← 0.9 v + g, W ← W − lr v (PyTorch's SGD momentum)
 ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8  # Kingma & Ba's defaults
 EVAL_CHUNK = 2048  # examples per forward pass when measuring accuracy (bounds memory)
-
-
-def default_rates(count: int = 13, low: float = 1e-4, high: float = 1.0) -> tuple[float, ...]:
-    """``count`` log-spaced learning rates from ``low`` to ``high`` (default: 13, 1e-4..1)."""
-    return tuple(float(r) for r in np.logspace(np.log10(low), np.log10(high), count))
 
 
 @dataclass(frozen=True)
