@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from blgnn_es.cli import cli
+from blgnn_es.tasks import parse_task_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = json.loads((ROOT / "genomes" / "manifest.json").read_text())
-DATA = Path(os.environ.get("BLGNN_ES_DATA", ROOT.parent / "shared" / "data"))
 
 
 def _entry_id(entry: dict) -> str:
@@ -30,7 +27,9 @@ def _entry_id(entry: dict) -> str:
 
 
 @pytest.mark.parametrize("entry", MANIFEST, ids=[_entry_id(e) for e in MANIFEST])
-def test_shipped_genome_reaches_documented_accuracy(entry, tmp_path):
+def test_shipped_genome_reaches_documented_accuracy(entry, tmp_path, invoke, request):
+    image_task = parse_task_spec(entry["task"]).kind == "image"
+    data = request.getfixturevalue("data_dir") if image_task else tmp_path / "no-data-needed"
     args = [
         "evaluate",
         str(ROOT / "genomes" / entry["genome"]),
@@ -45,14 +44,14 @@ def test_shipped_genome_reaches_documented_accuracy(entry, tmp_path):
         "--seeds",
         str(entry["seeds"]),
         "--data-dir",
-        str(DATA),
+        str(data),
         "--out",
         str(tmp_path),
         "--json",
     ]
     if "layers" in entry:
         args += ["--layers", entry["layers"]]
-    result = CliRunner().invoke(cli, args)
+    result = invoke(*args)
     assert result.exit_code == 0, result.output
     measured = json.loads(result.output)["tasks"][0]["accuracy_mean"]
     tolerance = 2 * entry["accuracy_std"] / math.sqrt(entry["seeds"]) + 0.005

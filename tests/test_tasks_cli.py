@@ -1,7 +1,6 @@
 """The `tasks` and `data` command groups, run through click's test runner."""
 
 import urllib.error
-from pathlib import Path
 
 import click
 import pytest
@@ -10,7 +9,6 @@ from click.testing import CliRunner
 from blgnn_es.cli.tasks import data_group, tasks_group
 from blgnn_es.tasks import download, store
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CLI = click.Group("blgnn-es", commands=[tasks_group, data_group])
 
 
@@ -59,11 +57,10 @@ def test_tasks_show_errors_have_the_documented_exit_codes(run, tmp_path):
     assert str(tmp_path / "none" / "mnist") in result.output
 
 
-@pytest.mark.skipif(not (DATA / "mnist").is_dir(), reason=f"no data in {DATA}")
-def test_data_where_lists_the_search_path(run):
-    result = run("data", "where", "--data-dir", str(DATA))
+def test_data_where_lists_the_search_path(run, data_dir):
+    result = run("data", "where", "--data-dir", str(data_dir))
     assert result.exit_code == 0, result.output
-    assert f"{DATA}  found: mnist, fashion-mnist" in result.output
+    assert f"{data_dir}  found: mnist, fashion-mnist" in result.output
     assert "$BLGNN_ES_DATA" in result.output and "(not set)" in result.output
 
 

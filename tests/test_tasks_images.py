@@ -4,18 +4,15 @@ class subsets, relabelling, standardization, and the missing-data error."""
 import gzip
 import shutil
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DATA, NO_DATA, have_data
 
 from blgnn_es.errors import ConfigError, DataError
 from blgnn_es.tasks import draw_unroll, images, load_task, store
 
-# The repo sits at X/main and the shared data at X/shared/data, here and in CI.
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-pytestmark = pytest.mark.skipif(not (DATA / "mnist").is_dir(), reason=f"no data in {DATA}")
+pytestmark = pytest.mark.skipif(not have_data(), reason=NO_DATA)
 
 
 def _forget_loaded_arrays() -> None:

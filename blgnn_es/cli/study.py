@@ -1,60 +1,18 @@
-"""``blgnn-es study CONFIG`` and the ``--baselines`` branch of ``blgnn-es evaluate``: thin
-commands that parse, call and print (the work is in comparison.py and study.py)."""
+"""The ``study`` command: a grid of genomes x tasks x architectures beside the baselines."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
 import click
 
+from blgnn_es.baselines.study import run_study
 from blgnn_es.cli.errors import friendly_errors
+from blgnn_es.config.study import load_study
 from blgnn_es.errors import ConfigError
-
-
-def evaluate_with_baselines(
-    request,
-    baselines: str,
-    loss: str,
-    rates: str,
-    hidden_activation: str | None,
-    *,
-    at_given: bool,
-    out_dir: Path,
-    as_json: bool,
-) -> None:
-    """BLUR and the named baselines on the request's tasks: table (or JSON) and files."""
-    from blgnn_es.baselines.comparison import (
-        BaselineSettings,
-        default_budgets,
-        parse_rates,
-        run_comparison,
-    )
-    from blgnn_es.baselines.study import evolved_steps
-    from blgnn_es.reports.comparison import comparison_json, comparison_table, write_comparison
-
-    settings = BaselineSettings(
-        optimizers=tuple(name.strip() for name in baselines.split(",") if name.strip()),
-        rates=parse_rates(rates),
-        loss=loss,
-        hidden_activation=hidden_activation,
-    )
-    if not at_given:
-        request = dataclasses.replace(request, at_steps=default_budgets(request.steps)[:-1])
-    started = time.monotonic()
-    results = run_comparison(request, settings)
-    evolved = evolved_steps(Path(request.genome_path))
-    files = write_comparison(request, settings, results, out_dir, evolved)
-    if as_json:
-        click.echo(json.dumps(comparison_json(request, settings, results, files)))
-        return
-    click.echo(comparison_table(request, settings, results, evolved))
-    click.echo(
-        f"curves: {files['baselines_csv']}  {files['baselines_png']}  "
-        f"{files['baselines_json']}  ({time.monotonic() - started:.1f} s)"
-    )
+from blgnn_es.reports.study import write_study
 
 
 @click.command()
@@ -80,10 +38,6 @@ def study(config_path, out_dir, seeds, data_dir) -> None:
     Example:
       blgnn-es study configs/study-transfer.toml
     """
-    from blgnn_es.baselines.study import run_study
-    from blgnn_es.config.study import load_study
-    from blgnn_es.reports.study import write_study
-
     settings = load_study(config_path)
     changes = {
         key: value

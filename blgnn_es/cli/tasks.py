@@ -11,6 +11,9 @@ import click
 from blgnn_es.cli.errors import friendly_errors
 from blgnn_es.tasks import list_task_families, load_task, parse_task_spec
 from blgnn_es.tasks.catalog import FAMILIES
+from blgnn_es.tasks.download import download_dataset
+from blgnn_es.tasks.pictures import draw_task, summarize_task
+from blgnn_es.tasks.store import IDX_DATASETS, cache_root, has_dataset, search_places
 
 __all__ = ["data_group", "tasks_group"]
 
@@ -63,8 +66,6 @@ def list_command() -> None:
 @friendly_errors
 def show_command(spec: str, seed: int, data_dir: Path | None, output: Path | None) -> None:
     """A picture (-o) or a text summary of one task, e.g. `tasks show xor --seed 3`."""
-    from blgnn_es.tasks.pictures import draw_task, summarize_task
-
     task = load_task(parse_task_spec(spec), seed=seed, data_dir=data_dir)
     if output is None:
         click.echo(summarize_task(task, seed))
@@ -82,8 +83,6 @@ def data_group() -> None:
 @_DATA_DIR
 def where_command(data_dir: Path | None) -> None:
     """The places searched for mnist/ and fashion-mnist/, in order, and what is there."""
-    from blgnn_es.tasks.store import IDX_DATASETS, cache_root, has_dataset, search_places
-
     click.echo("Image sets are searched in this order (the first complete folder wins):")
     for number, (origin, root) in enumerate(search_places(data_dir), start=1):
         if root is None:
@@ -107,7 +106,5 @@ def where_command(data_dir: Path | None) -> None:
 @friendly_errors
 def download_command(name: str, root: Path | None, timeout: float) -> None:
     """Fetch NAME's four idx files from the dataset's site (needs internet access)."""
-    from blgnn_es.tasks.download import download_dataset
-
     folder = download_dataset(name, root, timeout=timeout, report=click.echo)
     click.echo(f"{name} is in {folder}")

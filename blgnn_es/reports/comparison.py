@@ -12,9 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from blgnn_es.baselines.comparison import BaselineSettings, TaskComparison, standings
 from blgnn_es.fileio import atomic_write, atomic_write_text
+from blgnn_es.reports.evaluation import (
+    EvaluationRecord,
+    TaskRecord,
+    evaluation_record,
+    write_evaluation,
+)
+from blgnn_es.reports.figures import pyplot, save_figure
 
 LEARNER_COLOURS = {
     "blur": "black",
@@ -90,59 +98,93 @@ def _edge_marked(sweep, budget: int) -> str:
     return _rate(rate) + ("!" if edge and len(sweep.rates) > 1 else "")
 
 
-def _sweep_json(sweep, budgets) -> dict[str, Any]:
+class SweepAt(BaseModel):
+    """A baseline's test accuracy at one budget, at the rate chosen for it."""
+
+    model_config = ConfigDict(extra="forbid")
+    mean: float
+    std: float
+    rate: float
+
+
+class SweepRecord(BaseModel):
+    """One optimizer's rate sweep on one task."""
+
+    model_config = ConfigDict(extra="forbid")
+    rates: list[float]
+    at_steps: dict[str, SweepAt]
+    validation_mean: list[list[float]]
+    diverged: list[int]
+    curve_rate: float
+    curve_mean: list[float]
+    curve_std: list[float]
+
+
+class StandingRecord(BaseModel):
+    """Who is ahead at one budget."""
+
+    model_config = ConfigDict(extra="forbid")
+    leader: str
+    runner_up: str
+    margin: float
+    clear: bool
+    means: dict[str, float]
+
+
+class TaskComparisonRecord(TaskRecord):
+    """One task of ``evaluate --baselines --json``: BLUR's fields, then the baselines'."""
+
+    budgets: list[int]
+    validation_examples: int
+    baselines: dict[str, SweepRecord]
+    ahead: dict[str, StandingRecord]
+
+
+class ComparisonRecord(EvaluationRecord):
+    """The ``evaluate --baselines --json`` object (docs/baselines.md)."""
+
+    baselines: dict[str, Any]
+    tasks: list[TaskComparisonRecord]
+
+
+RATE_CHOICE = ("best mean validation accuracy per step budget; validation examples are held "
+               "out from the training data, never the test split")
+
+
+def sweep_record(sweep, budgets) -> SweepRecord:
     final = sweep.curve
-    return {
-        "rates": [float(r) for r in sweep.rates],
-        "at_steps": {
-            str(b): {
-                "mean": float(sweep.test[:, k].mean()),
-                "std": float(sweep.test[:, k].std()),
-                "rate": sweep.rate_at(b),
-            }
-            for k, b in enumerate(budgets)
-        },
-        "validation_mean": [[float(v) for v in row] for row in sweep.validation.mean(axis=0)],
-        "diverged": [int(d) for d in sweep.diverged],
-        "curve_rate": sweep.rate_at(budgets[-1]),
-        "curve_mean": [float(v) for v in final.mean(axis=0)],
-        "curve_std": [float(v) for v in final.std(axis=0)],
-    }
+    return SweepRecord(
+        rates=[float(r) for r in sweep.rates],
+        at_steps={str(b): SweepAt(mean=float(sweep.test[:, k].mean()),
+                                  std=float(sweep.test[:, k].std()), rate=sweep.rate_at(b))
+                  for k, b in enumerate(budgets)},
+        validation_mean=[[float(v) for v in row] for row in sweep.validation.mean(axis=0)],
+        diverged=[int(d) for d in sweep.diverged],
+        curve_rate=sweep.rate_at(budgets[-1]),
+        curve_mean=[float(v) for v in final.mean(axis=0)],
+        curve_std=[float(v) for v in final.std(axis=0)])
 
 
-def comparison_json(
+def comparison_record(
     request, settings: BaselineSettings, results: list[TaskComparison], files: dict[str, str]
-) -> dict[str, Any]:
-    """The ``evaluate --baselines --json`` object (schema in docs/baselines.md)."""
-    from blgnn_es.reports.evaluation import evaluation_json
-
-    out = evaluation_json(request, [item.blur for item in results], files)
-    out["baselines"] = {
-        "optimizers": list(settings.optimizers),
-        "loss": settings.loss,
-        "rates": [float(r) for r in settings.rates],
-        "hidden_activation": settings.hidden_activation,
-        "output_activation": settings.output_activation,
-        "validation_fraction": settings.validation_fraction,
-        "rate_choice": "best mean validation accuracy per step budget; validation examples "
-        "are held out from the training data, never the test split",
-    }
-    for entry, item in zip(out["tasks"], results, strict=True):
+) -> ComparisonRecord:
+    """The ``evaluate --baselines --json`` record."""
+    blur = evaluation_record(request, [item.blur for item in results], files)
+    tasks = []
+    for entry, item in zip(blur.tasks, results, strict=True):
         learners = item.learners()
-        entry["budgets"] = list(item.budgets)
-        entry["validation_examples"] = item.validation_examples
-        entry["baselines"] = {name: _sweep_json(s, item.budgets) for name, s in item.sweeps.items()}
-        entry["ahead"] = {
-            str(s.budget): {
-                "leader": s.leader,
-                "runner_up": s.runner_up,
-                "margin": s.margin,
-                "clear": s.clear,
-                "means": {name: float(table[:, k].mean()) for name, table in learners.items()},
-            }
-            for k, s in enumerate(standings(item))
-        }
-    return out
+        tasks.append(TaskComparisonRecord(
+            **entry.model_dump(),
+            budgets=list(item.budgets),
+            validation_examples=item.validation_examples,
+            baselines={name: sweep_record(s, item.budgets) for name, s in item.sweeps.items()},
+            ahead={str(s.budget): StandingRecord(
+                leader=s.leader, runner_up=s.runner_up, margin=s.margin, clear=s.clear,
+                means={name: float(table[:, k].mean()) for name, table in learners.items()})
+                for k, s in enumerate(standings(item))}))
+    baselines = {**settings.model_dump(mode="json"), "rate_choice": RATE_CHOICE}
+    return ComparisonRecord(**{**blur.model_dump(exclude={"tasks"}), "tasks": tasks,
+                               "baselines": baselines})
 
 
 def write_comparison(
@@ -154,10 +196,6 @@ def write_comparison(
 ) -> dict[str, str]:
     """baselines.csv (every curve), baselines.png (all curves, shaded spread) and
     baselines.json (the ``--json`` object); also BLUR's own curve.csv / curve.png."""
-    import json
-
-    from blgnn_es.reports.evaluation import write_evaluation
-
     out_dir = Path(out_dir)
     files = write_evaluation(request, [item.blur for item in results], out_dir)
     paths = {
@@ -173,10 +211,8 @@ def write_comparison(
         title=f"{Path(request.genome_path).name}: {request.seeds} seeds",
     )
     files.update({key: str(path) for key, path in paths.items()})
-    atomic_write_text(
-        paths["baselines_json"],
-        json.dumps(comparison_json(request, settings, results, files), indent=1),
-    )
+    record = comparison_record(request, settings, results, files)
+    atomic_write_text(paths["baselines_json"], record.model_dump_json(indent=1))
     return files
 
 
@@ -261,8 +297,6 @@ def plot_comparison(
     results: list[TaskComparison], path: Path, evolved_steps: int | None, title: str
 ) -> Path:
     """One panel per task."""
-    from blgnn_es.reports.figures import pyplot, save_figure
-
     plt = pyplot()
     fig, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 4), squeeze=False)
     for ax, item in zip(axes[0], results, strict=True):

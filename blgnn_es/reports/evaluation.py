@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from blgnn_es.fileio import atomic_write
 from blgnn_es.reports.figures import pyplot, save_figure
+
+EVALUATION_SCHEMA = 1
 
 
 def write_evaluation(request, results, out_dir: str | Path) -> dict[str, str]:
@@ -46,27 +49,73 @@ def write_evaluation(request, results, out_dir: str | Path) -> dict[str, str]:
     return {"csv": str(csv_path), "png": str(png_path)}
 
 
-def evaluation_json(request, results, files: dict[str, str]) -> dict[str, Any]:
-    """The `evaluate --json` object (documented in README.md)."""
-    tasks = []
-    for item in results:
-        at = {str(step): {"mean": float(item.curves[:, step - 1].mean()),
-                          "std": float(item.curves[:, step - 1].std())}
-              for step in request.at_steps}
-        tasks.append({
-            "task": item.task, "layer_sizes": list(item.layer_sizes),
-            "accuracy_mean": float(item.accuracies.mean()),
-            "accuracy_std": float(item.accuracies.std()),
-            "accuracies": [float(v) for v in item.accuracies],
-            "diverged": item.diverged, "at_steps": at,
-            "curve_mean": [float(v) for v in item.curves.mean(axis=0)],
-            "curve_std": [float(v) for v in item.curves.std(axis=0)],
-        })
-    return {"genome": request.genome_path, "network": request.network,
-            "hidden": list(request.hidden),
-            "unroll": {"steps": request.steps, "batch": request.batch,
-                       "eval_batches": request.eval_batches if request.eval_batches else "all"},
-            "seeds": request.seeds, "seed": request.seed, "tasks": tasks, "files": files}
+class AtStep(BaseModel):
+    """Accuracy over seeds after one step."""
+
+    model_config = ConfigDict(extra="forbid")
+    mean: float
+    std: float
+
+
+class TaskRecord(BaseModel):
+    """One task of ``evaluate --json``."""
+
+    model_config = ConfigDict(extra="forbid")
+    task: str
+    layer_sizes: list[int]
+    accuracy_mean: float
+    accuracy_std: float
+    accuracies: list[float]
+    diverged: int
+    at_steps: dict[str, AtStep]
+    curve_mean: list[float]
+    curve_std: list[float]
+
+
+class UnrollRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    steps: int
+    batch: int
+    eval_batches: int | Literal["all"]
+
+
+class EvaluationRecord(BaseModel):
+    """The ``evaluate --json`` object (docs/cli.md); ``evaluate --baselines --json`` extends
+    it (blgnn_es/reports/comparison.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    schema_version: Literal[1] = EVALUATION_SCHEMA
+    genome: str
+    network: dict[str, Any]
+    hidden: list[int]
+    unroll: UnrollRecord
+    seeds: int
+    seed: int
+    tasks: list[TaskRecord]
+    files: dict[str, str]
+
+
+def task_record(request, item) -> TaskRecord:
+    """One task's accuracies and curves, summarised over seeds."""
+    return TaskRecord(
+        task=item.task, layer_sizes=list(item.layer_sizes),
+        accuracy_mean=float(item.accuracies.mean()), accuracy_std=float(item.accuracies.std()),
+        accuracies=[float(v) for v in item.accuracies], diverged=item.diverged,
+        at_steps={str(step): AtStep(mean=float(item.curves[:, step - 1].mean()),
+                                    std=float(item.curves[:, step - 1].std()))
+                  for step in request.at_steps},
+        curve_mean=[float(v) for v in item.curves.mean(axis=0)],
+        curve_std=[float(v) for v in item.curves.std(axis=0)])
+
+
+def evaluation_record(request, results, files: dict[str, str]) -> EvaluationRecord:
+    """The ``evaluate --json`` record of a request and its results."""
+    return EvaluationRecord(
+        genome=request.genome_path, network=request.network, hidden=list(request.hidden),
+        unroll=UnrollRecord(steps=request.steps, batch=request.batch,
+                            eval_batches=request.eval_batches or "all"),
+        seeds=request.seeds, seed=request.seed,
+        tasks=[task_record(request, item) for item in results], files=files)
 
 
 def evaluation_table(request, results) -> str:
