@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from blgnn_es.config.baselines import EVALUATION
 from blgnn_es.config.settings import NetworkSettings, UnrollSettings
 from blgnn_es.errors import ConfigError
 from blgnn_es.learner import PopulationResult, UnrollResult, run_population, run_unroll
@@ -204,10 +205,10 @@ class EvaluationRequest:
 
     @classmethod
     def build(cls, genome_path, *, tasks=(), hidden=None, steps=None, batch=None,
-              eval_batches=None, seeds=5, seed=0, at_steps=None,
+              eval_batches=None, seeds=EVALUATION.seeds, seed=EVALUATION.seed, at_steps=None,
               data_dir=None) -> EvaluationRequest:
-        """Fill what the command line leaves open from the genome's sidecar, then defaults
-        (15 steps, batch 128, 20 evaluation batches: the paper's protocol)."""
+        """Fill what the command line leaves open from the genome's sidecar, then the
+        paper's protocol (:data:`blgnn_es.config.baselines.EVALUATION`)."""
         values, meta = load_genome(genome_path)
         network = dict(meta.get("network") or {})
         sizes = network.pop("layer_sizes", None)
@@ -224,10 +225,11 @@ class EvaluationRequest:
         if not tasks:
             raise ConfigError(f"{genome_path}: the sidecar names no tasks; give --task SPEC")
         unroll = provenance.get("unroll") or {}
-        steps = steps or unroll.get("steps") or 15
-        batch = batch or unroll.get("batch") or 128
+        steps = steps or unroll.get("steps") or EVALUATION.steps
+        batch = batch or unroll.get("batch") or EVALUATION.batch
         if eval_batches is None:
-            eval_batches = unroll.get("eval_batches", 20) if unroll else 20
+            eval_batches = unroll.get("eval_batches", EVALUATION.eval_batches) if unroll \
+                else EVALUATION.eval_batches
         if eval_batches == "all":
             eval_batches = None
         if at_steps is None:

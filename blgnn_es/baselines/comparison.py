@@ -12,22 +12,12 @@ training samples.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from blgnn_es.baselines.gradient import (
-    ACTIVATIONS,
-    LOSSES,
-    OPTIMIZERS,
-    SeedDraw,
-    Sweep,
-    default_rates,
-    initial_weights,
-    mlp_for,
-    sweep,
-)
-from blgnn_es.errors import ConfigError
+from blgnn_es.baselines.gradient import SeedDraw, Sweep, initial_weights, mlp_for, sweep
+from blgnn_es.config.baselines import BaselineSettings
 from blgnn_es.evaluation import (
     EVALUATE_PREFIX,
     EvaluationRequest,
@@ -37,47 +27,6 @@ from blgnn_es.evaluation import (
 from blgnn_es.tasks import derive_seed
 
 DEFAULT_BUDGETS = (1, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
-
-
-@dataclass(frozen=True)
-class BaselineSettings:
-    """Which baselines run beside BLUR and how they are tuned (documented defaults)."""
-
-    optimizers: tuple[str, ...] = OPTIMIZERS
-    rates: tuple[float, ...] = field(default_factory=default_rates)
-    loss: str = "ce"
-    hidden_activation: str | None = None  # None: the BLUR network's state-0 hidden activation
-    output_activation: str | None = None  # mse only; None: the network's state-0 output one
-    validation_fraction: float = 0.1
-
-    def __post_init__(self) -> None:
-        unknown = [name for name in self.optimizers if name not in OPTIMIZERS]
-        if unknown or not self.optimizers:
-            raise ConfigError(
-                f"baselines {', '.join(unknown) or '(none)'}: allowed {', '.join(OPTIMIZERS)}"
-            )
-        if not self.rates or any(not (math.isfinite(r) and r > 0) for r in self.rates):
-            raise ConfigError(f"learning rates {self.rates}: need positive numbers")
-        if self.loss not in LOSSES:
-            raise ConfigError(f"baseline loss {self.loss!r}: allowed {', '.join(LOSSES)}")
-        for name in (self.hidden_activation, self.output_activation):
-            if name is not None and name not in ACTIVATIONS:
-                raise ConfigError(f"baseline activation {name!r}: allowed {', '.join(ACTIVATIONS)}")
-        if not 0 < self.validation_fraction < 1:
-            raise ConfigError(f"validation fraction {self.validation_fraction}: need 0 < f < 1")
-
-
-def parse_rates(text: str) -> tuple[float, ...]:
-    """``LOW:HIGH:COUNT`` (log-spaced) or a comma list ``0.01,0.1``."""
-    try:
-        if ":" in text:
-            low, high, count = text.split(":")
-            return default_rates(int(count), float(low), float(high))
-        return tuple(float(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise ConfigError(
-            f"--rates {text!r}: give LOW:HIGH:COUNT (1e-4:1:13) or a list (0.01,0.1,1)"
-        ) from None
 
 
 def default_budgets(steps: int) -> tuple[int, ...]:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import click
 
-from blgnn_es.baselines.comparison import BaselineSettings, default_budgets, run_comparison
+from blgnn_es.baselines.comparison import default_budgets, run_comparison
 from blgnn_es.baselines.study import evolved_steps
 from blgnn_es.cli.errors import friendly_errors
 from blgnn_es.cli.params import EvalBatches, IntList, Rates
+from blgnn_es.config.baselines import EVALUATION, BaselineSettings
 from blgnn_es.evaluation import EvaluationRequest, run_evaluation
 from blgnn_es.reports.comparison import comparison_record, comparison_table, write_comparison
 from blgnn_es.reports.evaluation import evaluation_record, evaluation_table, write_evaluation
@@ -29,9 +30,9 @@ from blgnn_es.reports.evaluation import evaluation_record, evaluation_table, wri
               "else 128).")
 @click.option("--eval-batches", type=EvalBatches(),
               help="Held-out batches E, or 'all' (default: sidecar, else 20).")
-@click.option("--seeds", type=click.IntRange(min=1), default=5, show_default=True,
+@click.option("--seeds", type=click.IntRange(min=1), default=EVALUATION.seeds, show_default=True,
               help="Fresh networks (task, synapse and batch seeds) per task.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(min=0), default=EVALUATION.seed, show_default=True,
               help="Base seed of the draws.")
 @click.option("--at", "at_steps", type=IntList("1,5,10"),
               help="Steps to report besides the last, e.g. 1,5,10 (default: about a quarter, "

@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from blgnn_es.baselines.comparison import parse_rates
-from blgnn_es.errors import ConfigError
+from blgnn_es.config.baselines import default_rates
 
 
 class IntList(click.ParamType):
@@ -56,7 +55,15 @@ class Rates(click.ParamType):
     def convert(self, value: Any, param, ctx) -> tuple[float, ...]:
         if isinstance(value, tuple):
             return value
+        text = str(value)
         try:
-            return parse_rates(str(value))
-        except ConfigError as err:
-            self.fail(str(err), param, ctx)
+            if ":" in text:
+                low, high, count = text.split(":")
+                return default_rates(int(count), float(low), float(high))
+            rates = tuple(float(part) for part in text.split(",") if part.strip())
+        except ValueError:
+            rates = ()
+        if not rates or not all(rate > 0 for rate in rates):
+            self.fail(f"{text!r}: give LOW:HIGH:COUNT (1e-4:1:13) or a list of rates > 0 "
+                      "(0.01,0.1,1)", param, ctx)
+        return rates
