@@ -51,10 +51,15 @@ Rates = Annotated[tuple[Annotated[Finite, Field(gt=0.0)], ...], BeforeValidator(
                   Field(min_length=1)]
 
 
-class _Validated(BaseModel):
-    """A model built from keywords in code: a bad value is a ConfigError, not a traceback."""
+class _ConfigErrors(BaseModel):
+    """Built from keywords in code (the CLI): a bad value is a ConfigError, not a traceback.
+
+    Only leaf classes carry this: pydantic calls a custom ``__init__`` for nested models
+    too, so the sections of a config file nest the plain ``*Options`` models instead.
+    """
 
     model_config = _FROZEN
+    _what: ClassVar[str] = "settings"
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -62,11 +67,11 @@ class _Validated(BaseModel):
         except ValidationError as err:
             raise first_problem(err, type(self), data, self._what, depth=1) from None
 
-    _what: ClassVar[str] = "settings"
 
-
-class BaselineSettings(_Validated):
+class BaselineOptions(BaseModel):
     """Which baselines run beside BLUR and how they are tuned (documented defaults)."""
+
+    model_config = _FROZEN
 
     optimizers: tuple[Literal[OPTIMIZERS], ...] = Field(
         OPTIMIZERS, min_length=1, description="baselines beside BLUR",
@@ -86,26 +91,44 @@ class BaselineSettings(_Validated):
         0.1, gt=0.0, lt=1.0, description="share of a stored dataset's training split held out "
         "to choose learning rates")
 
+
+class BaselineSettings(_ConfigErrors, BaselineOptions):
+    """:class:`BaselineOptions` that raise ConfigError (``BaselineSettings(loss="x")``)."""
+
     _what: ClassVar[str] = "baselines"
 
 
-class EvaluationSettings(_Validated):
-    """The paper's evaluation protocol: fresh networks trained with a genome, then tested."""
+class DrawOptions(BaseModel):
+    """How big the learning and test batches are (the protocol's and a study grid's)."""
 
-    steps: StrictInt = Field(15, ge=1, description="T, learning steps per network")
+    model_config = _FROZEN
+
     batch: StrictInt = Field(128, ge=1, description="B, examples per learning step and per "
                              "evaluation batch")
     eval_batches: EvalBatches = Field(20, description='test batches per evaluation, or "all" '
                                       "for the whole test split",
                                       json_schema_extra=EVAL_BATCHES_EXTRA)
+
+
+class SeedOptions(BaseModel):
+    """How many fresh networks, from which base seed (the protocol's and a study's)."""
+
+    model_config = _FROZEN
+
     seeds: StrictInt = Field(5, ge=1, description="fresh networks (task, synapse and batch "
                              "seeds) per task; results are mean ± std over them")
     seed: StrictInt = Field(0, ge=0, description="base seed of every task, synapse, batch and "
                             "validation draw")
 
+
+class EvaluationSettings(_ConfigErrors, DrawOptions, SeedOptions):
+    """The paper's evaluation protocol: fresh networks trained with a genome, then tested."""
+
+    steps: StrictInt = Field(15, ge=1, description="T, learning steps per network")
+
     _what: ClassVar[str] = "evaluation"
 
 
 EVALUATION = EvaluationSettings()
-"""The protocol's defaults (the study grid's batch and eval_batches start from these)."""
+"""The protocol's defaults: 15 steps, batch 128, 20 test batches, 5 seeds from seed 0."""
 

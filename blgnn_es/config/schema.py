@@ -241,12 +241,14 @@ def first_problem(err: ValidationError, model: type[BaseModel], raw: Mapping[str
         return ConfigError(f"{origin}: unknown key {dotted} = {value!r}; allowed{scope}: "
                            f"{names}")
     field = _field_at(model, loc)
-    if len(loc) < depth and problem["type"] in ("model_type", "dict_type"):
-        return ConfigError(f"{source}: {dotted} must be a table [{dotted}], got {value!r}")
-    if len(loc) < depth or field is None:
+    if field is None:
         return ConfigError(f"{source}: {reason or problem['msg']}")
     if problem["type"] == "missing":
         return ConfigError(f"{where(dotted)} is required ({field.description})")
+    if len(loc) < depth and _section_model(model, loc) is not None:
+        if problem["type"] in ("model_type", "dict_type"):
+            return ConfigError(f"{source}: {dotted} must be a table [{dotted}], got {value!r}")
+        return ConfigError(f"{source}: {reason or problem['msg']}")
     if reason:
         return ConfigError(f"{where(dotted)} = {value!r}: {reason}")
     return ConfigError(f"{where(dotted)} = {value!r} is not allowed; "
