@@ -66,6 +66,7 @@ Bool = Annotated[bool, Strict()]
 ActivationSetting = Annotated[Activation, BeforeValidator(_activation)]
 
 _ACTIVATION_ALLOWED = f"one of {', '.join(ACTIVATIONS)}, or a list of k of them (one per state)"
+_ACTIVATION_EXTRA = {"allowed": _ACTIVATION_ALLOWED, "type": "string or list"}
 
 
 class NetworkOptions(BaseModel):
@@ -85,13 +86,13 @@ class NetworkOptions(BaseModel):
     read_normalization: Bool = Field(False, description="normalize synapse columns when read")
     hidden_activation: ActivationSetting = Field(
         "relu_tanh", description="hidden activation: one name, or a list of k names "
-        "(one per state)", json_schema_extra={"allowed": _ACTIVATION_ALLOWED})
+        "(one per state)", json_schema_extra=_ACTIVATION_EXTRA)
     output_activation: ActivationSetting = Field(
         "tanh", description="output activation (name or list of k)",
-        json_schema_extra={"allowed": _ACTIVATION_ALLOWED})
+        json_schema_extra=_ACTIVATION_EXTRA)
     backward_activation: ActivationSetting | None = Field(
         None, description="backward-pass activation (default: the hidden activation)",
-        json_schema_extra={"allowed": _ACTIVATION_ALLOWED})
+        json_schema_extra=_ACTIVATION_EXTRA)
     init_scale: Float = Field(1.0, gt=0.0, allow_inf_nan=False,
                               description="scale of the initial synapses")
     dtype: Literal[DTYPES] = Field("float32", description="floating point type of the unroll")
