@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from blgnn_es.cli import cli
+from blgnn_es.config.baselines import BaselineSettings, EvaluationSettings
 from blgnn_es.config.study import load_study, parse_study
 from blgnn_es.errors import ConfigError
 from blgnn_es.model.genome import hebbian_genome, save_genome
@@ -133,16 +134,49 @@ def test_study_end_to_end(genome, tmp_path):
     assert json.loads((folder / "study.json").read_text())["budgets"] == [1, 3, 8]
 
 
-def test_study_config_errors_name_the_key():
-    with pytest.raises(ConfigError, match=r"grid.stepz"):
-        parse_study('[genomes]\na = "a.npy"\n[grid]\ntasks = ["xor"]\nstepz = [1]\n')
-    with pytest.raises(ConfigError, match=r"grid.layers"):
-        parse_study('[genomes]\na = "a.npy"\n[grid]\ntasks = ["xor"]\nlayers = [[0]]\n')
-    with pytest.raises(ConfigError, match=r"rmsprop"):
-        parse_study(
-            '[genomes]\na = "a.npy"\n[grid]\ntasks = ["xor"]\n'
-            '[baselines]\noptimizers = ["rmsprop"]\n'
-        )
+GRID = '[genomes]\na = "a.npy"\n[grid]\ntasks = ["xor"]\n'
+
+
+@pytest.mark.parametrize(
+    "text, pattern",
+    [
+        (GRID + "stepz = [1]\n", r"^s.toml: unknown key grid.stepz .*allowed in \[grid\]: batch"),
+        (GRID + "layers = [[0]]\n", r"^s.toml: grid.layers = \[\[0\]\] is not allowed"),
+        (GRID + "[baselines]\noptimizers = [\"rmsprop\"]\n", r"baselines.optimizers.*rmsprop"),
+        (GRID + "batch = 0\n", r"grid.batch = 0 is not allowed; allowed: an integer >= 1"),
+        (GRID + "eval_batches = \"most\"\n", r"grid.eval_batches = 'most'.*\"all\""),
+        (GRID + "[study]\nseeds = \"5\"\n", r"study.seeds = '5' is not allowed"),
+        (GRID + "[baselines]\nvalidation_fraction = 1.5\n", r"> 0 and < 1"),
+        (GRID + "[baselines]\nrates = [0.1, -1.0]\n", r"baselines.rates"),
+        (GRID + "[studie]\n", r"unknown section \[studie\]; allowed: study, genomes, grid"),
+        ('[grid]\ntasks = ["xor"]\n', r"genomes is required"),
+        ('[genomes]\na = "a.npy"\n', r"grid.tasks is required"),
+        ('[genomes]\na = "a.npy"\n[grid]\ntasks = ["xorr"]\n', r"grid.tasks.*unknown task"),
+    ],
+)
+def test_study_config_errors_name_the_key(text, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        parse_study(text, source="s.toml")
+
+
+def test_study_config_defaults_come_from_the_protocol():
+    settings = parse_study(GRID + '[baselines]\nrates = {low = 0.01, high = 1.0, count = 3}\n',
+                           source="my-study.toml")
+    protocol = EvaluationSettings()
+    assert (settings.batch, settings.eval_batches) == (protocol.batch, protocol.eval_batches)
+    assert (settings.seeds, settings.seed) == (protocol.seeds, protocol.seed) == (5, 0)
+    assert (protocol.steps, protocol.batch, protocol.eval_batches) == (15, 128, 20)
+    assert settings.name == "my-study" and settings.layers == (None,)
+    assert settings.budgets == (1, 5, 10, 20, 50, 100)
+    assert settings.baselines == BaselineSettings(rates=(0.01, 0.1, 1.0))
+    assert parse_study(GRID + 'eval_batches = "all"\n').eval_batches is None
+
+
+def test_baseline_settings_in_code_raise_config_errors():
+    with pytest.raises(ConfigError, match=r"^baselines: optimizers .*rmsprop.*sgd, momentum"):
+        BaselineSettings(optimizers=("sgd", "rmsprop"))
+    with pytest.raises(ConfigError, match=r"^evaluation: steps = 0"):
+        EvaluationSettings(steps=0)
 
 
 def test_shipped_study_config_parses():
