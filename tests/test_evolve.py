@@ -186,9 +186,9 @@ def test_diverging_genomes_are_counted_not_raised(tmp_path):
     state = evolve(cfg, run, SerialBackend())
     lines = run.read_metrics()
     assert state.stop_reason.startswith("cma:")  # a flat landscape: pycma's tolfun fires
-    assert all(r["diverged"] == 12 and r["best"] == 1.0 for r in lines)  # 6 genomes x 2 tasks
-    assert lines[0]["diverged_genomes"] == 6
-    assert lines[-1]["validation"]["diverged"] == 2
+    assert all(r.diverged == 12 and r.best == 1.0 for r in lines)  # 6 genomes x 2 tasks
+    assert lines[0].diverged_genomes == 6
+    assert lines[-1].validation.diverged == 2
 
 
 def test_worker_exception_names_genome_generation_and_task(tmp_path):
@@ -245,8 +245,8 @@ def test_ipop_restarts_grow_the_population(tmp_path):
     state = evolve(cfg, run, SerialBackend())
     lines = run.read_metrics()
     assert state.restart == 2 and state.stop_reason.startswith("cma:")
-    assert sorted({r["popsize"] for r in lines}) == [6, 12, 24]
-    assert sum("restart" in r.get("event", "") for r in lines) == 2
+    assert sorted({r.popsize for r in lines}) == [6, 12, 24]
+    assert sum("restart" in (r.event or "") for r in lines) == 2
 
 
 def test_bipop_alternates_small_and_large_regimes(tmp_path):
@@ -261,7 +261,7 @@ def test_bipop_alternates_small_and_large_regimes(tmp_path):
     cfg = load_config_text(text)
     run = RunDir.create(tmp_path / "run", cfg.to_toml())
     state = evolve(cfg, run, SerialBackend())
-    events = " ".join(r.get("event", "") for r in run.read_metrics())
+    events = " ".join(r.event or "" for r in run.read_metrics())
     assert state.restart == 3
     assert "(bipop, small)" in events and "(bipop, large)" in events
 
@@ -276,8 +276,8 @@ def test_stop_rules_say_which(tmp_path, setting, reason, generations):
     run = RunDir.create(tmp_path / "run", cfg.to_toml())
     state = evolve(cfg, run, SerialBackend())
     assert (state.stop_reason, state.generation) == (reason, generations)
-    assert run.read_result()["stop_reason"] == reason
-    assert "validation" in run.read_metrics()[-1]  # the last generation is validated
+    assert run.read_result().stop_reason == reason
+    assert run.read_metrics()[-1].validation is not None  # the last generation is validated
 
 
 def test_chunks_cover_the_population():

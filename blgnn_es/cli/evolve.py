@@ -1,26 +1,25 @@
-"""The ``evolve``, ``evaluate`` and ``report`` commands: parse, call, print."""
+"""The ``evolve`` command: parse the flags, open the run (es/session.py), evolve, print."""
 
 from __future__ import annotations
 
 import json
 import shlex
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from blgnn_es.cli.errors import friendly_errors
+from blgnn_es.config.settings import Config
 from blgnn_es.errors import ConfigError
-
-# Keys that may change when a run is resumed: limits and where the work runs (parallel.*).
-RESUMABLE_KEYS = ("cmaes.max_generations", "cmaes.max_evaluations", "cmaes.time_budget",
-                  "cmaes.target_fitness", "tasks.data_dir", "parallel.*")
-
-
-def _resumable(key: str) -> bool:
-    return key in RESUMABLE_KEYS or key.startswith("parallel.")
+from blgnn_es.es import session
+from blgnn_es.es.driver import PREEMPTED, progress_line
+from blgnn_es.es.driver import evolve as run_evolution
+from blgnn_es.es.preemption import PREEMPTED_EXIT_CODE, Preempted, Preemption
+from blgnn_es.es.records import MetricsLine, RunState
+from blgnn_es.parallel.backends import make_backend
 
 
 def _named_overrides(name, seed, workers, max_generations, out_dir, backend=None,
@@ -32,60 +31,6 @@ def _named_overrides(name, seed, workers, max_generations, out_dir, backend=None
              ("parallel.scheduler", scheduler and json.dumps(scheduler)),
              ("parallel.cluster", cluster and json.dumps(cluster))]
     return [f"{key}={value}" for key, value in pairs if value is not None]
-
-
-def _seed_from_env(variable: str, config_path: Path | None, overrides: list[str]) -> list[str]:
-    """run.seed from an environment variable (an array job's task id) and run.name
-    ``<name>-seed<N>``, so that every array task writes its own run directory."""
-    import os
-
-    from blgnn_es.config.settings import load_config
-
-    if config_path is None:
-        raise ConfigError(f"--seed-from-env {variable} needs --config FILE.toml")
-    text = os.environ.get(variable)
-    if text is None:
-        raise ConfigError(f"--seed-from-env {variable}: ${variable} is not set (in a SLURM "
-                          "array job use SLURM_ARRAY_TASK_ID)")
-    if not text.strip().isdigit():
-        raise ConfigError(f"--seed-from-env {variable}: ${variable} = {text!r} is not an "
-                          "integer >= 0")
-    seed = int(text)
-    name = load_config(config_path, overrides).run.name
-    return [f"run.seed={seed}", f"run.name={json.dumps(f'{name}-seed{seed}')}"]
-
-
-_RUN_PATH_KEYS = ("run.out_dir", "run.name")  # they found the directory: already agreed
-
-
-def _auto_resume(config, config_path: Path):
-    """``--resume auto``: the run directory of this config if it exists (it must hold the
-    same run: only RESUMABLE_KEYS may differ), else a new one. Returns (run, resuming)."""
-    from blgnn_es.config.settings import load_config
-    from blgnn_es.es.rundir import RunDir
-    from blgnn_es.fileio import atomic_write_text
-
-    path = Path(config.run.out_dir) / config.run.name
-    if not (path / "config.toml").is_file():
-        preflight(config)
-        run = RunDir.create(path, config.to_toml())
-        run.log(f"new run from {config_path} (--resume auto)")
-        return run, False
-    run = RunDir.open(path)
-    before = load_config(run.config).to_dict()
-    for section, table in config.to_dict().items():
-        for key in sorted(set(table) | set(before[section])):
-            old, new = before[section].get(key), table.get(key)
-            dotted = f"{section}.{key}"
-            if old != new and not _resumable(dotted) and dotted not in _RUN_PATH_KEYS:
-                raise ConfigError(f"--resume auto: {path} holds a run with {section}.{key} = "
-                                  f"{old!r}, this command asks for {new!r}; only "
-                                  f"{', '.join(RESUMABLE_KEYS)} may change (or pick another "
-                                  "--name)")
-    if config.to_toml() != run.config.read_text():
-        atomic_write_text(run.config, config.to_toml())
-        run.log(f"config changed on resume from {config_path}")
-    return run, True
 
 
 @click.command()
@@ -132,13 +77,6 @@ def evolve(config_path, resume, overrides, name, seed, workers, max_generations,
     SIGTERM or SIGUSR1 (a batch job's end) finishes the current generation, writes the
     checkpoint and exits with code 75; continue with --resume (docs/cluster.md).
     """
-    from blgnn_es.config.settings import load_config
-    from blgnn_es.es.driver import PREEMPTED
-    from blgnn_es.es.driver import evolve as run_evolution
-    from blgnn_es.es.preemption import PREEMPTED_EXIT_CODE, Preempted, Preemption
-    from blgnn_es.es.rundir import RunDir
-    from blgnn_es.parallel.backends import make_backend
-
     if (scheduler or cluster) and backend in ("loky", "serial"):
         raise ConfigError(f"--scheduler and --cluster are for --backend dask, not {backend}")
     if scheduler or cluster:
@@ -151,49 +89,18 @@ def evolve(config_path, resume, overrides, name, seed, workers, max_generations,
     if seed_from_env is not None:
         if seed is not None:
             raise ConfigError(f"--seed {seed} and --seed-from-env {seed_from_env}: give one")
-        all_overrides += _seed_from_env(seed_from_env, config_path, all_overrides)
-    resuming = resume is not None
-    if resume is not None and str(resume) == "auto":
-        if config_path is None:
-            raise ConfigError("--resume auto needs --config FILE.toml (it continues "
-                              "<out_dir>/<name> if that exists, else starts it)")
-        if force:
-            raise ConfigError("--resume auto and --force: give one")
-        config = load_config(config_path, all_overrides)
-        run, resuming = _auto_resume(config, config_path)
-    elif resume is not None:
-        if config_path is not None:
-            raise ConfigError("--resume continues a run with its own config.toml; "
-                              "drop --config")
-        run = RunDir.open(resume)
-        for override in all_overrides:
-            key = override.partition("=")[0].strip()
-            if not _resumable(key):
-                raise ConfigError(f"--resume: {key} cannot change in a running run; allowed: "
-                                  f"{', '.join(RESUMABLE_KEYS)}")
-        config = load_config(run.config, all_overrides)
-        if all_overrides:
-            from blgnn_es.fileio import atomic_write_text
+        all_overrides += session.seed_from_env(seed_from_env, config_path, all_overrides)
+    opened = session.open_run(config_path, all_overrides, resume, force)
+    config, run = opened.config, opened.run
 
-            atomic_write_text(run.config, config.to_toml())
-            run.log("config changed on resume: " + " ".join(all_overrides))
-    else:
-        if config_path is None:
-            raise ConfigError("give --config FILE.toml (or --resume RUN_DIR)")
-        config = load_config(config_path, all_overrides)
-        preflight(config)
-        run = RunDir.create(Path(config.run.out_dir) / config.run.name, config.to_toml(),
-                            force=force)
-        run.log(f"new run from {config_path}" + (" with " + " ".join(all_overrides)
-                                                 if all_overrides else ""))
-
-    progress = Progress(config, sys.stdout.isatty())
+    progress = GenerationProgress(config, sys.stdout.isatty())
     backend = make_backend(config.parallel, log=lambda line: (run.log(line), progress.note(line)))
     click.echo(f"run directory: {run.path}  ({config.parallel.backend}, "
                f"{backend.workers} worker(s))")
+    progress.start()
     try:
         with Preemption() as preemption:
-            state = run_evolution(config, run, backend, resume=resuming,
+            state = run_evolution(config, run, backend, resume=opened.resuming,
                                   on_generation=progress.update, preempted=preemption)
     except KeyboardInterrupt:
         progress.finish()
@@ -225,59 +132,42 @@ def evolve(config_path, resume, overrides, name, seed, workers, max_generations,
     click.echo(f"report:                    blgnn-es report {run.path}")
 
 
-def preflight(config) -> None:
-    """Errors that need the tasks or the genome file, raised before a run directory exists."""
-    from blgnn_es.es.driver import check_tasks, initial_genome, make_plans
+class GenerationProgress:
+    """A rich progress bar on a terminal; one plain line per generation (the line log.txt
+    gets) anywhere else. Both say "gen best" and "best so far" for the same numbers."""
 
-    initial_genome(config.genome, config.network.states)
-    check_tasks(config, make_plans(config))
-
-
-class Progress:
-    """One line per generation, redrawn in place on a terminal (with a bar and an ETA)."""
-
-    def __init__(self, config, tty: bool) -> None:
+    def __init__(self, config: Config, tty: bool) -> None:
         self.config = config
-        self.tty = tty
-        self.started = time.monotonic()
-        self.first_generation: int | None = None
-        self.drawn = False
+        self.bar: Progress | None = None
+        if tty:
+            self.bar = Progress(TextColumn("gen {task.completed}/{task.total}"), BarColumn(),
+                                TextColumn("{task.fields[stats]}"), TimeRemainingColumn(),
+                                console=Console(), transient=False)
+            self.task = self.bar.add_task("evolve", total=config.cmaes.max_generations,
+                                          start=False, stats="")
 
-    def update(self, record: dict[str, Any], state) -> None:
-        from blgnn_es.es.driver import progress_line
+    def start(self) -> None:
+        if self.bar is not None:
+            self.bar.start()
 
-        if not self.tty:
+    def update(self, record: MetricsLine, state: RunState) -> None:
+        if self.bar is None:
             click.echo(progress_line(record, self.config))
             return
-        total = self.config.cmaes.max_generations
-        done = state.generation
-        if self.first_generation is None:
-            self.first_generation = done - 1
-            self.started = time.monotonic() - record["seconds"]
-        rate = (time.monotonic() - self.started) / max(done - self.first_generation, 1)
-        eta = _duration(rate * (total - done))
-        width = 20
-        filled = int(width * done / total)
-        bar = "#" * filled + "-" * (width - filled)
-        line = (f"[{bar}] gen {done}/{total}  evals {state.evaluations}  "
-                f"best {state.best_fitness:.4f}  median {record['median']:.4f}  "
-                f"sigma {record['sigma']:.3g}  ETA {eta}")
-        click.echo("\r" + line.ljust(110)[:110], nl=False)
-        self.drawn = True
+        if not self.bar.tasks[0].started:  # a resumed run: the bar starts where it is
+            self.bar.reset(self.task, completed=state.generation - 1)
+            self.bar.start_task(self.task)
+        stats = (f"evals {state.evaluations}  gen best {record.best:.4f}  "
+                 f"best so far {record.best_so_far:.4f}  median {record.median:.4f}  "
+                 f"sigma {record.sigma:.3g}")
+        self.bar.update(self.task, completed=state.generation, stats=stats)
 
     def note(self, line: str) -> None:
-        if self.drawn:
-            click.echo("")
-            self.drawn = False
-        click.echo(line, err=True)
+        if self.bar is None:
+            click.echo(line, err=True)
+        else:
+            self.bar.console.print(line, markup=False, highlight=False)
 
     def finish(self) -> None:
-        if self.drawn:
-            click.echo("")
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(max(seconds, 0))
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s"
+        if self.bar is not None:
+            self.bar.stop()

@@ -5,7 +5,9 @@ values. Each generation: ask, expand to full genomes, score them in parallel on 
 draws (fitness.py), tell, then write metrics, genomes and the checkpoint, in that order. The
 checkpoint holds the pickled ``CMAEvolutionStrategy``, numpy's global RNG state (pycma
 samples from it) and the :class:`RunState`; restoring all three makes a resumed run repeat
-the uninterrupted one exactly. A preemption request (preemption.py) is honoured at the next
+the uninterrupted one exactly. What is written is declared in records.py; a resume under a
+config that differs from the run's config.toml outside the resumable keys is refused
+(resume.py). A preemption request (preemption.py) is honoured at the next
 generation boundary: stop reason ``preempted``, which a resume clears like a budget.
 """
 
@@ -14,14 +16,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from blgnn_es.config.settings import Config, GenomeSettings
 from blgnn_es.errors import ConfigError
-from blgnn_es.es.rundir import RunDir
+from blgnn_es.es.records import InitialScores, MetricsLine, RunResult, RunState, Validation
+from blgnn_es.es.resume import check_same_run
+from blgnn_es.es.rundir import Checkpoint, RunDir
 from blgnn_es.evaluation import DrawPlan
 from blgnn_es.fitness import GenomeScore, score_chunk
 from blgnn_es.model.genome import (
@@ -33,36 +37,13 @@ from blgnn_es.model.genome import (
     random_genome,
     save_genome,
 )
+from blgnn_es.model.sidecar import Provenance, UnrollProvenance
 from blgnn_es.parallel.backends import Backend, chunk_bounds
 from blgnn_es.parallel.warmup import warm_up
+from blgnn_es.tasks import derive_seed, load_task
 
 BUDGET_REASONS = ("max_generations", "max_evaluations", "time_budget")
 PREEMPTED = "preempted"
-
-
-@dataclass
-class RunState:
-    """What the driver carries between generations (pycma's own state is separate)."""
-
-    initial_genome: np.ndarray
-    mask: np.ndarray
-    popsize: int
-    sigma0: float
-    generation: int = 0  # generations completed, over all restarts
-    evaluations: int = 0
-    restart: int = 0  # restarts done
-    best_fitness: float = math.inf
-    best_genome: np.ndarray | None = None
-    best_generation: int = -1
-    elapsed: float = 0.0  # seconds spent in generations, over all sessions
-    stop_reason: str | None = None
-    initial: dict[str, Any] = field(default_factory=dict)
-    # BIPOP bookkeeping (Hansen 2009): evaluations per regime and large restarts so far
-    large_evaluations: int = 0
-    small_evaluations: int = 0
-    large_restarts: int = 0
-    regime: str = "large"
-    mean_genome: np.ndarray | None = None  # pycma's distribution mean, as a full genome
 
 
 @dataclass(frozen=True)
@@ -103,8 +84,6 @@ def make_plans(config: Config, data_dir: str | None = None) -> Plans:
 def check_tasks(config: Config, plans: Plans) -> list:
     """Load every task once: the train tasks must share input and output sizes. Returns the
     networks in use (for the kernel warm-up)."""
-    from blgnn_es.tasks import load_task
-
     nets, shapes = [], {}
     for plan in (plans.train, plans.validate):
         if plan is None:
@@ -123,8 +102,6 @@ def check_tasks(config: Config, plans: Plans) -> list:
 
 
 def _cma_seed(run_seed: int, restart: int) -> int:
-    from blgnn_es.tasks import derive_seed
-
     return derive_seed(run_seed, restart, 0, 0, "cmaes") % (2**31 - 2) + 1
 
 
@@ -171,14 +148,14 @@ def score_population(backend: Backend, genomes: np.ndarray, plan: DrawPlan, conf
 
 
 def validate_genome(backend: Backend, genome: np.ndarray, plan: DrawPlan,
-                    config: Config) -> dict[str, Any]:
+                    config: Config) -> Validation:
     """Accuracy of one genome on the validation tasks (fixed draws: generation 0)."""
     (score,) = score_population(backend, genome[None], plan, config, 0)
     names = [str(spec) for spec in plan.tasks]
-    return {"accuracy": _finite(float(np.mean(score.task_accuracy))),
-            "fitness": _finite(score.fitness), "diverged": score.diverged,
-            "tasks": {name: _finite(acc) for name, acc in
-                      zip(names, score.task_accuracy, strict=True)}}
+    return Validation(accuracy=_finite(float(np.mean(score.task_accuracy))),
+                      fitness=_finite(score.fitness), diverged=score.diverged,
+                      tasks={name: _finite(acc) for name, acc in
+                             zip(names, score.task_accuracy, strict=True)})
 
 
 def _finite(value: float) -> float | None:
@@ -200,8 +177,6 @@ def _budget_reason(config: Config, state: RunState) -> str | None:
 
 def plan_restart(config: Config, state: RunState, base_popsize: int) -> str:
     """Set popsize and sigma0 of the next restart (IPOP or BIPOP); returns a log line."""
-    from blgnn_es.tasks import derive_seed
-
     cm = config.cmaes
     state.restart += 1
     if cm.restarts == "ipop":
@@ -229,21 +204,21 @@ def plan_restart(config: Config, state: RunState, base_popsize: int) -> str:
 
 def _save_genomes(run: RunDir, config: Config, state: RunState) -> None:
     network = config.network.spec(1, 1).to_dict()
-    provenance = {"run": config.run.name, "generation": state.generation,
-                  "tasks": [str(t) for t in config.tasks.train],
-                  "unroll": {"steps": config.unroll.steps, "batch": config.unroll.batch,
-                             "eval_batches": config.unroll.eval_batches},
-                  "hidden": list(config.network.hidden)}
+    common = {"run": config.run.name, "generation": state.generation,
+              "tasks": [str(t) for t in config.tasks.train],
+              "unroll": UnrollProvenance(steps=config.unroll.steps, batch=config.unroll.batch,
+                                         eval_batches=config.unroll.eval_batches),
+              "hidden": list(config.network.hidden)}
     save_genome(run.best_genome, state.best_genome, network=network,
-                provenance={**provenance, "kind": "best", "fitness": state.best_fitness,
-                            "found_at_generation": state.best_generation})
+                provenance=Provenance(**common, kind="best", fitness=state.best_fitness,
+                                      found_at_generation=state.best_generation))
     save_genome(run.mean_genome, state.mean_genome, network=network,
-                provenance={**provenance, "kind": "distribution mean"})
+                provenance=Provenance(**common, kind="distribution mean"))
 
 
 def _checkpoint(run: RunDir, es, state: RunState, base_popsize: int) -> None:
-    run.write_checkpoint({"es": es, "numpy_random": np.random.get_state(), "state": state,
-                          "base_popsize": base_popsize})
+    run.write_checkpoint(Checkpoint(es=es, numpy_random=np.random.get_state(), state=state,
+                                    base_popsize=base_popsize))
 
 
 def start(config: Config, run: RunDir, backend: Backend, plans: Plans):
@@ -255,9 +230,11 @@ def start(config: Config, run: RunDir, backend: Backend, plans: Plans):
     state = RunState(initial_genome=values, mask=mask, popsize=base_popsize,
                      sigma0=config.cmaes.sigma0)
     (score,) = score_population(backend, values[None], plans.train, config, 0)
-    state.initial = {"fitness": score.fitness, "accuracy": _finite(score.accuracy)}
+    validation = None
     if plans.validate is not None:
-        state.initial["validation"] = validate_genome(backend, values, plans.validate, config)
+        validation = validate_genome(backend, values, plans.validate, config)
+    state.initial = InitialScores(fitness=score.fitness, accuracy=_finite(score.accuracy),
+                                  validation=validation)
     run.log(f"initial genome ({config.genome.initial}): fitness {score.fitness:.4f} on "
             f"generation 0's draws; evolving {int(mask.sum())} of {values.size} entries "
             f"({', '.join(config.genome.evolve)}), popsize {base_popsize}")
@@ -266,25 +243,29 @@ def start(config: Config, run: RunDir, backend: Backend, plans: Plans):
 
 def evolve(config: Config, run: RunDir, backend: Backend, *, resume: bool = False,
            data_dir: str | None = None,
-           on_generation: Callable[[dict[str, Any], RunState], None] | None = None,
+           on_generation: Callable[[MetricsLine, RunState], None] | None = None,
            preempted: Callable[[], str | None] | None = None) -> RunState:
     """Run (or continue) CMA-ES until a stop rule fires; returns the final run state.
 
-    ``preempted`` is asked before every generation; when it names a reason (a signal), the
-    run stops with ``stop_reason = "preempted"`` and its checkpoint written.
+    With ``resume``, ``config`` must be the run's own (its config.toml) up to the resumable
+    keys (resume.RESUMABLE_KEYS), else ConfigError: a checkpoint only continues the run
+    that wrote it. ``preempted`` is asked before every generation; when it names a reason
+    (a signal), the run stops with ``stop_reason = "preempted"`` and its checkpoint written.
     """
+    if resume:
+        check_same_run(config, run)
     plans = make_plans(config, data_dir)
     nets = check_tasks(config, plans)
     warm_up(nets)
     backend.prepare(nets)
-    payload = run.read_checkpoint() if resume else None
-    if payload is None:
+    checkpoint = run.read_checkpoint() if resume else None
+    if checkpoint is None:
         run.truncate_metrics(0)
         es, state, base_popsize = start(config, run, backend, plans)
         _checkpoint(run, es, state, base_popsize)
     else:
-        es, state, base_popsize = payload["es"], payload["state"], payload["base_popsize"]
-        np.random.set_state(payload["numpy_random"])
+        es, state, base_popsize = checkpoint.es, checkpoint.state, checkpoint.base_popsize
+        np.random.set_state(checkpoint.numpy_random)
         run.truncate_metrics(state.generation)
         if state.stop_reason in (*BUDGET_REASONS, PREEMPTED):
             state.stop_reason = None  # the limits may have been raised
@@ -306,14 +287,14 @@ def evolve(config: Config, run: RunDir, backend: Backend, *, resume: bool = Fals
     if state.best_genome is not None:
         _save_genomes(run, config, state)
     _checkpoint(run, es, state, base_popsize)
-    run.write_result(_result(state))
+    run.write_result(run_result(state))
     run.log(f"stopped: {state.stop_reason} after {state.generation} generations, "
             f"{state.evaluations} evaluations; best fitness {state.best_fitness:.4f}")
     return state
 
 
 def _generation(config: Config, run: RunDir, backend: Backend, plans: Plans, es,
-                state: RunState, base_popsize: int) -> tuple[dict[str, Any], Any]:
+                state: RunState, base_popsize: int) -> tuple[MetricsLine, Any]:
     """Ask, score, tell, record; returns the metrics line and the strategy to go on with
     (a new one after a restart)."""
     began = time.perf_counter()
@@ -336,20 +317,8 @@ def _generation(config: Config, run: RunDir, backend: Backend, plans: Plans, es,
     else:
         state.small_evaluations += len(genomes)
 
-    record: dict[str, Any] = {
-        "generation": generation, "restart": state.restart, "popsize": len(genomes),
-        "evaluations": state.evaluations,
-        "best": float(np.min(fitnesses)), "median": float(np.median(fitnesses)),
-        "worst": float(np.max(fitnesses)), "best_so_far": state.best_fitness,
-        "accuracy_median": _finite(float(np.nanmedian([s.accuracy for s in scores]))
-                                   if any(math.isfinite(s.accuracy) for s in scores)
-                                   else math.nan),
-        "sigma": float(es.sigma),
-        "diverged": int(sum(score.diverged for score in scores)),
-        "diverged_genomes": int(sum(score.diverged > 0 for score in scores)),
-    }
-    if generation == 0 and state.initial:
-        record["initial"] = state.initial
+    accuracies = [s.accuracy for s in scores]
+    sigma = float(es.sigma)
 
     cm = config.cmaes
     event = None
@@ -363,17 +332,28 @@ def _generation(config: Config, run: RunDir, backend: Backend, plans: Plans, es,
     mean = state.mean_genome = expand(state, [es.result.xfavorite])[0]
     last = state.stop_reason is not None or _budget_reason(config, state) is not None
     every = config.report.validate_every
+    validation = None
     if plans.validate is not None and (last or (every and state.generation % every == 0)):
-        record["validation"] = validate_genome(backend, mean, plans.validate, config)
+        validation = validate_genome(backend, mean, plans.validate, config)
     if event:
-        record["event"] = event
         run.log(event)
         if state.stop_reason is None:  # a restart: a new strategy from the initial mean
             es = new_strategy(config, state)
     seconds = time.perf_counter() - began
     state.elapsed += seconds
-    record["seconds"] = round(seconds, 4)
-    record["elapsed"] = round(state.elapsed, 3)
+    record = MetricsLine(
+        generation=generation, restart=state.restart, popsize=len(genomes),
+        evaluations=state.evaluations,
+        best=float(np.min(fitnesses)), median=float(np.median(fitnesses)),
+        worst=float(np.max(fitnesses)), best_so_far=state.best_fitness,
+        accuracy_median=_finite(float(np.nanmedian(accuracies))
+                                if any(math.isfinite(a) for a in accuracies) else math.nan),
+        sigma=sigma,
+        diverged=int(sum(score.diverged for score in scores)),
+        diverged_genomes=int(sum(score.diverged > 0 for score in scores)),
+        initial=state.initial if generation == 0 else None,
+        validation=validation, event=event,
+        seconds=round(seconds, 4), elapsed=round(state.elapsed, 3))
 
     _save_genomes(run, config, state)
     run.append_metrics(record)
@@ -396,20 +376,26 @@ def _stop_or_restart(config: Config, state: RunState, es) -> str | None:
         config, state, config.cmaes.popsize or default_popsize(int(state.mask.sum())))
 
 
-def progress_line(record: dict[str, Any], config: Config) -> str:
-    """The plain one-line summary of a generation (log.txt and non-terminal output)."""
-    line = (f"gen {record['generation'] + 1}/{config.cmaes.max_generations}  "
-            f"evals {record['evaluations']}  best {record['best']:.4f}  "
-            f"median {record['median']:.4f}  best-so-far {record['best_so_far']:.4f}  "
-            f"sigma {record['sigma']:.4g}  diverged {record['diverged']}  "
-            f"{record['seconds']:.2f}s")
-    if "validation" in record and record["validation"]["accuracy"] is not None:
-        line += f"  val-acc {record['validation']['accuracy']:.4f}"
+def progress_line(record: MetricsLine, config: Config) -> str:
+    """The plain one-line summary of a generation (log.txt and non-terminal output).
+
+    "gen best" is this generation's best fitness, "best so far" the best over the run: the
+    terminal's progress bar uses the same words for the same numbers.
+    """
+    line = (f"gen {record.generation + 1}/{config.cmaes.max_generations}  "
+            f"evals {record.evaluations}  gen best {record.best:.4f}  "
+            f"median {record.median:.4f}  best so far {record.best_so_far:.4f}  "
+            f"sigma {record.sigma:.4g}  diverged {record.diverged}  "
+            f"{record.seconds:.2f}s")
+    if record.validation is not None and record.validation.accuracy is not None:
+        line += f"  val-acc {record.validation.accuracy:.4f}"
     return line
 
 
-def _result(state: RunState) -> dict[str, Any]:
-    return {"stop_reason": state.stop_reason, "generations": state.generation,
-            "evaluations": state.evaluations, "restarts": state.restart,
-            "best_fitness": _finite(state.best_fitness), "best_generation": state.best_generation,
-            "elapsed_seconds": round(state.elapsed, 3), "initial": state.initial}
+def run_result(state: RunState) -> RunResult:
+    """result.json of a run in this state."""
+    return RunResult(stop_reason=state.stop_reason, generations=state.generation,
+                     evaluations=state.evaluations, restarts=state.restart,
+                     best_fitness=_finite(state.best_fitness),
+                     best_generation=state.best_generation,
+                     elapsed_seconds=round(state.elapsed, 3), initial=state.initial)

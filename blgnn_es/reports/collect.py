@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from blgnn_es.errors import ConfigError
+from blgnn_es.es.rundir import RunDir
 
 COLUMNS = (
     "run",
@@ -50,25 +51,24 @@ def run_dirs(paths: list[Path]) -> list[Path]:
 def run_row(path: Path) -> dict[str, Any]:
     """What one run directory says about itself: its seed, how far it got, its best fitness
     and the last validation of its distribution mean."""
-    from blgnn_es.es.rundir import RunDir
-
     run = RunDir(path)
     config = tomllib.loads(run.config.read_text())
     records = run.read_metrics()
-    result = run.read_result() or {}
-    last = records[-1] if records else {}
-    validated = [r["validation"] for r in records if r.get("validation")]
+    result = run.read_result()
+    last = records[-1] if records else None
+    validated = [r.validation for r in records if r.validation is not None]
     return {
         "run": path.name,
         "seed": config.get("run", {}).get("seed"),
-        "status": result.get("stop_reason") or ("incomplete" if records else "not started"),
+        "status": (result and result.stop_reason)
+        or ("incomplete" if records else "not started"),
         "generations": len(records),
-        "evaluations": last.get("evaluations", 0),
-        "best_fitness": result.get("best_fitness", last.get("best_so_far")),
-        "best_generation": result.get("best_generation"),
-        "last_median": last.get("median"),
-        "validation_accuracy": validated[-1].get("accuracy") if validated else None,
-        "elapsed_seconds": last.get("elapsed"),
+        "evaluations": last.evaluations if last else 0,
+        "best_fitness": result.best_fitness if result else (last and last.best_so_far),
+        "best_generation": result.best_generation if result else None,
+        "last_median": last.median if last else None,
+        "validation_accuracy": validated[-1].accuracy if validated else None,
+        "elapsed_seconds": last.elapsed if last else None,
         "best_genome": str(run.best_genome) if run.best_genome.exists() else None,
     }
 

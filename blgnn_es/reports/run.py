@@ -1,8 +1,8 @@
 """Pictures and summaries of runs and evaluations (matplotlib, Agg: no display needed).
 
 ``write_report(run_dir)`` reads only the files of a run directory (metrics.jsonl,
-config.toml, the genomes, result.json), so it works on a finished run, a running one, or a
-copy from a cluster.
+config.toml, the genomes, result.json) through their records (es/records.py), so it works
+on a finished run, a running one, a copy from a cluster, or a run of the previous release.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 import tomllib
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from blgnn_es.errors import ConfigError
+from blgnn_es.es.records import MetricsLine
 from blgnn_es.es.rundir import RunDir
 from blgnn_es.fileio import atomic_write_text
 from blgnn_es.model.genome import (
@@ -21,7 +22,7 @@ from blgnn_es.model.genome import (
     SCALAR_SLOTS,
     Genome,
     backprop_genome,
-    load_genome,
+    read_genome,
 )
 from blgnn_es.reports.figures import pyplot, save_figure
 
@@ -32,15 +33,13 @@ def write_report(run_dir: str | Path) -> list[Path]:
     run = RunDir.open(run_dir)
     metrics = run.read_metrics()
     if not metrics:
-        from blgnn_es.errors import ConfigError
-
         raise ConfigError(f"{run.path}: metrics.jsonl is empty (no generation finished yet)")
     written = [plot_fitness(metrics, run.path / "fitness.png")]
-    if any("validation" in record for record in metrics):
+    if any(record.validation is not None for record in metrics):
         written.append(plot_validation(metrics, run.path / "validation.png"))
     genome_file = run.mean_genome if run.mean_genome.exists() else run.best_genome
     if genome_file.exists():
-        values, _ = load_genome(genome_file)
+        values, _ = read_genome(genome_file)
         written.append(plot_genome(values, run.path / "genome.png",
                                    title=f"{run.path.name}: {genome_file.stem}"))
     summary = run.path / "summary.md"
@@ -49,49 +48,47 @@ def write_report(run_dir: str | Path) -> list[Path]:
     return written
 
 
-def plot_fitness(metrics: list[dict[str, Any]], path: Path) -> Path:
+def plot_fitness(metrics: list[MetricsLine], path: Path) -> Path:
     """Best, median and worst fitness per generation, best so far, and sigma below."""
     plt = pyplot()
-    gens = [r["generation"] + 1 for r in metrics]
+    gens = [r.generation + 1 for r in metrics]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5.5), sharex=True,
                                       gridspec_kw={"height_ratios": [3, 1.4]})
-    top.fill_between(gens, [r["best"] for r in metrics], [r["worst"] for r in metrics],
+    top.fill_between(gens, [r.best for r in metrics], [r.worst for r in metrics],
                      color="tab:blue", alpha=0.15, label="population range")
-    top.plot(gens, [r["median"] for r in metrics], color="tab:blue", label="median")
-    top.plot(gens, [r["best"] for r in metrics], color="tab:green", lw=0.8, label="best")
-    top.plot(gens, [r["best_so_far"] for r in metrics], color="black", ls="--", lw=1,
+    top.plot(gens, [r.median for r in metrics], color="tab:blue", label="median")
+    top.plot(gens, [r.best for r in metrics], color="tab:green", lw=0.8, label="gen best")
+    top.plot(gens, [r.best_so_far for r in metrics], color="black", ls="--", lw=1,
              label="best so far")
-    initial = metrics[0].get("initial", {}).get("fitness")
+    initial = metrics[0].initial
     if initial is not None:
-        top.axhline(initial, color="tab:red", ls=":", lw=1, label="initial genome")
+        top.axhline(initial.fitness, color="tab:red", ls=":", lw=1, label="initial genome")
     for record in metrics:
-        if "event" in record and "restart" in record["event"]:
-            top.axvline(record["generation"] + 1, color="gray", lw=0.6)
+        if record.event is not None and "restart" in record.event:
+            top.axvline(record.generation + 1, color="gray", lw=0.6)
     top.set_ylabel("fitness (lower is better)")
     top.legend(fontsize=8)
     top.grid(alpha=0.3)
-    bottom.semilogy(gens, [r["sigma"] for r in metrics], color="tab:purple")
+    bottom.semilogy(gens, [r.sigma for r in metrics], color="tab:purple")
     bottom.set_ylabel("sigma")
     bottom.set_xlabel("generation")
     bottom.grid(alpha=0.3)
     return save_figure(fig, path)
 
 
-def plot_validation(metrics: list[dict[str, Any]], path: Path) -> Path:
+def plot_validation(metrics: list[MetricsLine], path: Path) -> Path:
     """Validation accuracy of the distribution mean, per task and averaged."""
     plt = pyplot()
-    rows = [r for r in metrics if "validation" in r]
-    gens = [r["generation"] + 1 for r in rows]
+    rows = [r.validation for r in metrics if r.validation is not None]
+    gens = [r.generation + 1 for r in metrics if r.validation is not None]
     fig, ax = plt.subplots(figsize=(7, 4))
-    tasks = list(rows[0]["validation"]["tasks"])
-    for task in tasks:
-        ax.plot(gens, [_nan(r["validation"]["tasks"].get(task)) for r in rows], lw=0.9,
-                marker=".", label=task)
-    ax.plot(gens, [_nan(r["validation"]["accuracy"]) for r in rows], color="black", lw=2,
-            label="mean")
-    initial = metrics[0].get("initial", {}).get("validation")
-    if initial:
-        ax.axhline(_nan(initial["accuracy"]), color="tab:red", ls=":", label="initial genome")
+    for task in rows[0].tasks:
+        ax.plot(gens, [_nan(v.tasks.get(task)) for v in rows], lw=0.9, marker=".", label=task)
+    ax.plot(gens, [_nan(v.accuracy) for v in rows], color="black", lw=2, label="mean")
+    initial = metrics[0].initial
+    if initial is not None and initial.validation is not None:
+        ax.axhline(_nan(initial.validation.accuracy), color="tab:red", ls=":",
+                   label="initial genome")
     ax.set_xlabel("generation")
     ax.set_ylabel("validation accuracy")
     ax.set_ylim(0, 1)
@@ -130,22 +127,22 @@ def plot_genome(values: np.ndarray, path: Path, title: str = "genome") -> Path:
     return save_figure(fig, path)
 
 
-def summary_markdown(run: RunDir, metrics: list[dict[str, Any]]) -> str:
+def summary_markdown(run: RunDir, metrics: list[MetricsLine]) -> str:
     """The run's key numbers as Markdown."""
     config = tomllib.loads(run.config.read_text())
-    result = run.read_result() or {}
+    result = run.read_result()
     last = metrics[-1]
-    best = min(metrics, key=lambda r: r["best"])
-    initial = metrics[0].get("initial", {})
-    validated = [r for r in metrics if "validation" in r]
+    best = min(metrics, key=lambda r: r.best)
+    initial = metrics[0].initial
+    validated = [(r.generation, r.validation) for r in metrics if r.validation is not None]
     lines = [f"# Run {run.path.name}", ""]
-    status = result.get("stop_reason") or "running (or killed; resume with --resume)"
+    status = (result and result.stop_reason) or "running (or killed; resume with --resume)"
     lines += [
         "| | |", "|---|---|",
         f"| status | {status} |",
-        f"| generations | {last['generation'] + 1} |",
-        f"| evaluations | {last['evaluations']} |",
-        f"| wall time in generations | {last.get('elapsed', float('nan')):.1f} s |",
+        f"| generations | {last.generation + 1} |",
+        f"| evaluations | {last.evaluations} |",
+        f"| wall time in generations | {last.elapsed:.1f} s |",
         f"| train tasks | {', '.join(config['tasks']['train'])} |",
         f"| validation tasks | {', '.join(config['tasks'].get('validate', [])) or '—'} |",
         f"| network | hidden {config['network']['hidden']}, k = {config['network']['states']} |",
@@ -154,29 +151,28 @@ def summary_markdown(run: RunDir, metrics: list[dict[str, Any]]) -> str:
         f"replica(s) |",
         f"| fitness | {config['fitness']['metric']} ({config['fitness']['average']}) |",
         f"| initial genome | {config['genome']['initial']}: fitness "
-        f"{_fmt(initial.get('fitness'))} |",
-        f"| best fitness | {best['best']:.4f} (generation {best['generation'] + 1}) |",
-        f"| last generation: median fitness | {last['median']:.4f} |",
-        f"| last sigma | {last['sigma']:.4g} |",
-        f"| diverged samples (all generations) | {sum(r['diverged'] for r in metrics)} |",
+        f"{_fmt(initial and initial.fitness)} |",
+        f"| best fitness | {best.best:.4f} (generation {best.generation + 1}) |",
+        f"| last generation: median fitness | {last.median:.4f} |",
+        f"| last sigma | {last.sigma:.4g} |",
+        f"| diverged samples (all generations) | {sum(r.diverged for r in metrics)} |",
     ]
     if validated:
-        first_val = initial.get("validation", {}).get("accuracy")
-        top = max(validated, key=lambda r: _nan(r["validation"]["accuracy"]))
+        first_val = initial.validation.accuracy if initial and initial.validation else None
+        top_generation, top = max(validated, key=lambda gv: _nan(gv[1].accuracy))
         lines += [
             f"| validation accuracy, initial genome | {_fmt(first_val)} |",
-            f"| validation accuracy, last mean genome | "
-            f"{_fmt(validated[-1]['validation']['accuracy'])} |",
-            f"| validation accuracy, best | {_fmt(top['validation']['accuracy'])} "
-            f"(generation {top['generation'] + 1}) |",
+            f"| validation accuracy, last mean genome | {_fmt(validated[-1][1].accuracy)} |",
+            f"| validation accuracy, best | {_fmt(top.accuracy)} "
+            f"(generation {top_generation + 1}) |",
         ]
         lines += ["", "Last validation per task:", ""]
-        for task, acc in validated[-1]["validation"]["tasks"].items():
+        for task, acc in validated[-1][1].tasks.items():
             lines.append(f"- `{task}`: {_fmt(acc)}")
-    events = [r for r in metrics if "event" in r]
+    events = [r for r in metrics if r.event is not None]
     if events:
         lines += ["", "Events:", ""]
-        lines += [f"- generation {r['generation'] + 1}: {r['event']}" for r in events]
+        lines += [f"- generation {r.generation + 1}: {r.event}" for r in events]
     tasks = " ".join(f"--task {t}" for t in config["tasks"].get("validate") or
                      config["tasks"]["train"])
     lines += ["", "Pictures: `fitness.png`, `validation.png`, `genome.png`.", "",

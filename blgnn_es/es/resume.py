@@ -1,0 +1,50 @@
+"""What may change when a run is continued: the one rule shared by ``--resume``,
+``--resume auto`` and :func:`blgnn_es.es.driver.evolve` called with ``resume=True``.
+
+A checkpoint only continues the run that wrote it, so the config may differ from the run
+directory's config.toml only in limits and in where the work runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blgnn_es.config.settings import Config, load_config
+from blgnn_es.errors import ConfigError
+from blgnn_es.es.rundir import RunDir
+
+# Keys that may change when a run is resumed: limits and where the work runs (parallel.*).
+RESUMABLE_KEYS = ("cmaes.max_generations", "cmaes.max_evaluations", "cmaes.time_budget",
+                  "cmaes.target_fitness", "tasks.data_dir", "parallel.*")
+# They name the run directory, which is already chosen when a run is resumed.
+RUN_PATH_KEYS = ("run.out_dir", "run.name")
+
+
+def resumable(key: str) -> bool:
+    """Whether ``section.key`` may change on resume."""
+    return key in RESUMABLE_KEYS or key.startswith("parallel.")
+
+
+def changed_keys(before: Config, after: Config) -> list[tuple[str, Any, Any]]:
+    """Every ``(section.key, old, new)`` that differs between two configs."""
+    old_dict, new_dict = before.to_dict(), after.to_dict()
+    changes = []
+    for section in dict.fromkeys([*new_dict, *old_dict]):
+        old_table, new_table = old_dict.get(section, {}), new_dict.get(section, {})
+        for key in sorted(set(old_table) | set(new_table)):
+            if old_table.get(key) != new_table.get(key):
+                changes.append((f"{section}.{key}", old_table.get(key), new_table.get(key)))
+    return changes
+
+
+def check_same_run(config: Config, run: RunDir, prefix: str = "resume") -> None:
+    """Refuse to continue ``run`` under ``config`` if they differ outside RESUMABLE_KEYS."""
+    if not run.config.is_file():
+        return
+    before = load_config(run.config)
+    for dotted, old, new in changed_keys(before, config):
+        if not resumable(dotted) and dotted not in RUN_PATH_KEYS:
+            raise ConfigError(f"{prefix}: {run.path} holds a run with {dotted} = {old!r}, "
+                              f"this config asks for {new!r}; only "
+                              f"{', '.join(RESUMABLE_KEYS)} may change on resume (or start "
+                              "another run)")
