@@ -14,6 +14,7 @@ from blgnn_es.config.study import StudySettings
 from blgnn_es.fileio import atomic_write, atomic_write_text
 from blgnn_es.reports.comparison import plot_panel
 from blgnn_es.reports.figures import pyplot, save_figure
+from blgnn_es.reports.tables import markdown_table
 
 
 def slug(task: str) -> str:
@@ -47,7 +48,8 @@ def table_rows(cells: list[Cell], optimizers: tuple[str, ...]) -> list[dict[str,
     return rows
 
 
-def markdown_table(task: str, rows: list[dict[str, Any]], settings: StudySettings) -> str:
+def study_markdown(task: str, rows: list[dict[str, Any]], settings: StudySettings) -> str:
+    """One task's study table with the note that says how to read it."""
     names = ["blur", *settings.baselines.optimizers]
     rates = settings.baselines.rates
     edges = {min(rates), max(rates)} if len(rates) > 1 else set()
@@ -61,9 +63,8 @@ def markdown_table(task: str, rows: list[dict[str, Any]], settings: StudySetting
         "in brackets, '!' when it is the edge of the swept range. Steps marked * lie "
         "beyond the genome's evolved unroll. '~' marks a lead within one standard error.",
         "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
     ]
+    table = []
     for row in rows:
         cells = [
             row["genome"],
@@ -77,8 +78,8 @@ def markdown_table(task: str, rows: list[dict[str, Any]], settings: StudySetting
                 cell += f" ({rate:.3g}{'!' if rate in edges else ''})"
             cells.append(cell)
         cells.append(f"{row['ahead']} +{row['margin']:.3f}{'' if row['clear'] else ' ~'}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        table.append(cells)
+    return "\n".join([*lines, markdown_table(header, table)]) + "\n"
 
 
 def write_study(settings: StudySettings, cells: dict[str, list[Cell]], out_dir: Path) -> list[Path]:
@@ -90,7 +91,7 @@ def write_study(settings: StudySettings, cells: dict[str, list[Cell]], out_dir: 
         everything[task] = rows
         base = out_dir / slug(task)
         md, table, png = (base.with_suffix(s) for s in (".md", ".csv", ".png"))
-        atomic_write_text(md, markdown_table(task, rows, settings))
+        atomic_write_text(md, study_markdown(task, rows, settings))
 
         def write_csv(fh, rows=rows) -> None:
             writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
