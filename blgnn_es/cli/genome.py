@@ -18,6 +18,7 @@ from blgnn_es.model.genome import (
     load_genome,
     random_genome,
     save_genome,
+    sidecar_path,
 )
 from blgnn_es.model.network import backprop_network
 
@@ -27,9 +28,21 @@ def genome() -> None:
     """Make and inspect genome files (.npy + JSON sidecar)."""
 
 
-def _refuse_overwrite(path: Path, force: bool) -> None:
-    if path.exists() and not force:
-        raise click.ClickException(f"{path} exists; pass --force to replace it")
+def _output(command):
+    """The ``-o/--output`` and ``--force`` options every preset command takes."""
+    command = click.option("--force", is_flag=True, help="Replace an existing file.")(command)
+    return click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+                        required=True, help="The .npy file to write (+ its sidecar).")(command)
+
+
+def _write(output: Path, force: bool, values, **sidecar) -> Path:
+    """Save a genome unless it (or its sidecar) exists and --force is not given; the check
+    is made on the .npy name actually written, whatever suffix was typed."""
+    path = output.with_suffix(".npy")
+    for existing in (path, sidecar_path(path)):
+        if existing.exists() and not force:
+            raise click.ClickException(f"{existing} exists; pass --force to replace it")
+    return save_genome(path, values, **sidecar)
 
 
 @genome.command("backprop")
@@ -41,16 +54,15 @@ def _refuse_overwrite(path: Path, force: bool) -> None:
     show_default=True,
     help="SGD learning rate (the genome's eta_syn is -lr).",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--force", is_flag=True, help="Replace an existing file.")
+@_output
 @friendly_errors
 def genome_backprop(learning_rate: float, output: Path, force: bool) -> None:
     """The k=2 genome with which BLUR is exactly SGD on the MSE (SPEC §4)."""
-    _refuse_overwrite(output, force)
     net = backprop_network((1, 1)).to_dict()
     net.pop("layer_sizes")
-    path = save_genome(
+    path = _write(
         output,
+        force,
         backprop_genome(learning_rate),
         network=net,
         provenance={"preset": "backprop", "learning_rate": learning_rate},
@@ -71,14 +83,13 @@ def genome_backprop(learning_rate: float, output: Path, force: bool) -> None:
     show_default=True,
     help="Standard deviation of the entries.",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--force", is_flag=True, help="Replace an existing file.")
+@_output
 @friendly_errors
 def genome_random(states: int, seed: int, scale: float, output: Path, force: bool) -> None:
     """A random genome for k states, drawn from SEED."""
-    _refuse_overwrite(output, force)
-    path = save_genome(
+    path = _write(
         output,
+        force,
         random_genome(states, seed, scale),
         provenance={"preset": "random", "states": states, "seed": seed, "scale": scale},
     )
@@ -88,14 +99,13 @@ def genome_random(states: int, seed: int, scale: float, output: Path, force: boo
 @genome.command("hebbian")
 @click.option("--states", "-k", type=click.IntRange(min=2), default=2, show_default=True)
 @click.option("--rate", type=float, default=0.003, show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--force", is_flag=True, help="Replace an existing file.")
+@_output
 @friendly_errors
 def genome_hebbian(states: int, rate: float, output: Path, force: bool) -> None:
     """A hand-made Hebbian start: output weights learn input x label, no backward pass."""
-    _refuse_overwrite(output, force)
-    path = save_genome(
+    path = _write(
         output,
+        force,
         hebbian_genome(states, rate),
         provenance={"preset": "hebbian", "states": states, "rate": rate},
     )
