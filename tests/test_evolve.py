@@ -283,3 +283,37 @@ def test_stop_rules_say_which(tmp_path, setting, reason, generations):
 def test_chunks_cover_the_population():
     assert chunk_bounds(10, 4) == [(0, 2), (2, 5), (5, 8), (8, 10)]
     assert chunk_bounds(3, 8) == [(0, 1), (1, 2), (2, 3)]
+
+
+IMPROVE = """
+[run]
+name = "improve"
+seed = 4
+[network]
+hidden = [8]
+[tasks]
+train = ["xor", "and"]
+[unroll]
+steps = 5
+batch = 32
+eval_batches = 4
+[cmaes]
+popsize = 10
+sigma0 = 0.3
+max_generations = 25
+[parallel]
+backend = "serial"
+"""
+
+
+def test_cmaes_improves_fitness_from_a_random_genome(tmp_path):
+    # Tuned so that telling pycma negated fitnesses (a sign error) fails: then the median
+    # of the last generations is above that of the first ones (checked by hand).
+    cfg = load_config_text(IMPROVE)
+    run = RunDir.create(tmp_path / "run", cfg.to_toml())
+    evolve(cfg, run, SerialBackend())
+    lines = run.read_metrics()
+    first = np.mean([r.median for r in lines[:5]])
+    last = np.mean([r.median for r in lines[-5:]])
+    assert last < first - 0.1, (first, last)
+    assert lines[-1].best_so_far < 0.5 * lines[0].initial.fitness
