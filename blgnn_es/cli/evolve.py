@@ -140,7 +140,7 @@ class GenerationProgress:
         self.config = config
         self.bar: Progress | None = None
         if tty:
-            self.bar = Progress(TextColumn("gen {task.completed}/{task.total}"), BarColumn(),
+            self.bar = Progress(TextColumn("gen {task.completed}/{task.total}"), BarColumn(20),
                                 TextColumn("{task.fields[stats]}"), TimeRemainingColumn(),
                                 console=Console(), transient=False)
             self.task = self.bar.add_task("evolve", total=config.cmaes.max_generations,

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from blgnn_es.cli.errors import friendly_errors
+from blgnn_es.reports.run import write_report
 
 
 @click.command()
@@ -14,8 +15,6 @@ from blgnn_es.cli.errors import friendly_errors
 @friendly_errors
 def report(run_dir) -> None:
     """Plots (fitness.png, validation.png, genome.png) and summary.md for a run directory."""
-    from blgnn_es.reports.run import write_report
-
     written = write_report(run_dir)
     for path in written:
         click.echo(f"wrote {path}")
