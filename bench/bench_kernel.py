@@ -8,7 +8,7 @@
    list of product shapes.
 2. The toy workload: 2-20-1, k = 2, batch 128, 10 learning steps, one evaluation batch:
    evaluations/s, one genome per call and a population of 100 per call.
-3. The kernel against the plain-NumPy oracle (blgnn_es/reference.py) on both workloads.
+3. The kernel against the plain-NumPy oracle (blgnn_es/model/reference.py) on both workloads.
 
 All figures are medians over repeats; the ratios come from this one run. Not a test.
 """
@@ -25,9 +25,9 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from blgnn_es.learner import run_population, run_unroll  # noqa: E402
 from blgnn_es.model import reference  # noqa: E402
 from blgnn_es.model.genome import hebbian_genome  # noqa: E402
-from blgnn_es.learner import run_population, run_unroll  # noqa: E402
 from blgnn_es.model.network import NetworkSpec, encode_targets  # noqa: E402
 
 

@@ -7,11 +7,12 @@ import itertools
 import numpy as np
 import pytest
 
+from blgnn_es.kernel import unroll as kernel
 from blgnn_es.kernel.unroll import tanh_fast
-from blgnn_es.learner import train
+from blgnn_es.learner import genome_slots, train
 from blgnn_es.model import reference
-from blgnn_es.model.genome import random_genome
-from blgnn_es.model.network import NetworkSpec, encode_targets
+from blgnn_es.model.genome import SLOT_NAMES, GenomeLayout, random_genome
+from blgnn_es.model.network import ACTIVATIONS, NetworkSpec, encode_targets
 
 FLAGS = ("tied", "shared_states", "normalization", "oja", "read_normalization")
 MODES = {"feedback": ("label", "error"), "backward": ("additive", "multiplicative_second")}
@@ -153,12 +154,69 @@ def test_kernel_float32_close_to_float64_oracle(k, hidden, combo, acts):
     assert ours.forward[0].dtype == np.float32
 
 
+# R2's shapes (SPEC §7: 196-512-10, k = 2, batch 128), a few steps: every matrix product is
+# above the kernel's small-product threshold, so these cases run its BLAS branch, which the
+# grid above (products of at most 7·6·8 multiply-adds) never reaches.
+BLAS_SIZES, BLAS_BATCH, BLAS_STEPS = (196, 512, 10), 128, 3
+BLAS_COMBOS = {
+    "label-additive": {},
+    "tied-error-multiplicative": {
+        "tied": True,
+        "feedback": "error",
+        "backward": "multiplicative_second",
+    },
+    "shared-oja-read-normalization": {
+        "shared_states": True,
+        "oja": True,
+        "read_normalization": True,
+    },
+}
+
+
+def test_blas_shapes_are_above_the_small_product_threshold():
+    """The smallest product the kernel forms on a layer pair is n_ℓ · n_{ℓ+1} · B (the
+    backward pass and ΔV); the rest add the bias row. If the threshold moves above these
+    shapes, the BLAS cases below would silently test the plain loops: fail instead."""
+    smallest = min(a * b for a, b in zip(BLAS_SIZES[:-1], BLAS_SIZES[1:], strict=True)) * BLAS_BATCH
+    assert smallest >= kernel.SMALL_PRODUCT
+
+
+@pytest.mark.parametrize("combo", BLAS_COMBOS.values(), ids=BLAS_COMBOS)
+def test_kernel_blas_branch_equals_oracle_float64(combo):
+    rng = np.random.default_rng(5)
+    net = NetworkSpec(layer_sizes=BLAS_SIZES, states=2, dtype="float64", **combo)
+    x = rng.uniform(0, 1, (BLAS_STEPS, BLAS_BATCH, BLAS_SIZES[0]))
+    y = rng.integers(0, BLAS_SIZES[-1], (BLAS_STEPS, BLAS_BATCH))
+    x_eval = rng.uniform(0, 1, (1, BLAS_BATCH, BLAS_SIZES[0]))
+    y_eval = rng.integers(0, BLAS_SIZES[-1], (1, BLAS_BATCH))
+    ours, oracle = _run_both(net, random_genome(2, 3, scale=0.3), x, y, x_eval, y_eval)
+    assert not oracle.diverged and not ours.diverged
+    assert ours.steps_done == oracle.steps_done == BLAS_STEPS
+    error, scale = _max_error(ours, oracle)
+    assert error <= 1e-11 * max(scale, 1.0)  # rounding alone gives about 1e-16 here
+    initial, _ = net.init_weights(11)
+    assert np.abs(ours.forward[0] - initial[0]).max() > 1e3 * error  # the synapses moved
+    assert ours.accuracy == oracle.accuracy
+    assert ours.l2 == pytest.approx(oracle.l2, rel=1e-10)
+    assert ours.ce == pytest.approx(oracle.ce, rel=1e-10)
+
+
 def test_learning_changes_the_synapses():
     """Guard against a vacuous comparison: the grid's genomes really move the weights."""
     net, genome, x, y, x_eval, y_eval = _problem(2, (6,), flag_grid()[0], {}, "float64", 1)
     ours, _ = _run_both(net, genome, x, y, x_eval, y_eval)
     initial, _ = net.init_weights(11)
     assert np.abs(ours.forward[0] - initial[0]).max() > 1e-3
+
+
+def test_kernel_tables_cover_the_model_tables():
+    """A slot or activation added to the model must reach the kernel by name, or fail here."""
+    assert set(kernel.ACTIVATION_CODES) == set(ACTIVATIONS)
+    assert len(set(kernel.ACTIVATION_CODES.values())) == len(ACTIVATIONS)
+    assert set(kernel.GenomeSlots._fields) == set(SLOT_NAMES)
+    for k in (2, 3, 4):
+        slots, layout = genome_slots(k), GenomeLayout(k)
+        assert all(getattr(slots, name) == layout.slot(name).start for name in SLOT_NAMES)
 
 
 def test_fast_tanh_is_accurate():

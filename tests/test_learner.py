@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info
 
 from blgnn_es import NetworkSpec, evaluate, hebbian_genome, run_population, run_unroll, train
 from blgnn_es.errors import NetworkError
+from blgnn_es.learner import limit_kernel_blas_threads
 from blgnn_es.model.genome import assemble_genome, random_genome
 
 
@@ -133,12 +138,66 @@ def test_population_call_equals_one_call_per_genome():
 
 
 def test_kernel_blas_runs_on_one_thread():
-    """Thread count changes BLAS summation order: results must not depend on the machine."""
-    from threadpoolctl import threadpool_info
+    """Thread count changes BLAS summation order: results must not depend on the machine.
 
-    from blgnn_es.learner import limit_kernel_blas_threads
-
+    Fails, rather than passing vacuously, when no SciPy BLAS is found to limit.
+    """
+    net = NetworkSpec(layer_sizes=(2, 3, 1), states=2)
+    train(np.zeros(23), net, np.zeros((1, 2, 2)), np.zeros((1, 2), np.int64), seed=0)
     limited = limit_kernel_blas_threads()
-    info = {entry["filepath"]: entry["num_threads"] for entry in threadpool_info()}
+    assert limited, "no SciPy BLAS library found: the kernel's BLAS threads are not limited"
+    info = {entry["filepath"]: entry for entry in threadpool_info()}
     for path in limited:
-        assert info[path] == 1
+        assert info[path]["user_api"] == "blas"
+        assert info[path]["num_threads"] == 1
+
+
+# Run in a fresh interpreter: importing the learner compiles nothing and loads neither the
+# kernel's BLAS nor threadpoolctl; the first kernel call then limits the BLAS to one thread.
+FIRST_CALL_SCRIPT = """
+import os
+import sys
+import numpy as np
+import blgnn_es.learner as learner
+from blgnn_es.kernel import unroll as kernel
+from blgnn_es.model.network import NetworkSpec
+
+assert "threadpoolctl" not in sys.modules, "threadpoolctl imported by the learner"
+assert "scipy.linalg.cython_blas" not in sys.modules, "BLAS loaded by the learner"
+assert not kernel.run_unroll.signatures and not kernel.run_population.signatures
+
+import scipy.linalg.cython_blas
+from threadpoolctl import ThreadpoolController
+
+def blas_threads():
+    # SciPy's BLAS (wheels: in scipy.libs) is the kernel's; any other is the user's
+    threads = {True: [], False: []}
+    for lib in ThreadpoolController().lib_controllers:
+        if lib.user_api == "blas":
+            kernels = "scipy" in os.path.basename(os.path.dirname(lib.filepath))
+            threads[kernels].append(lib.num_threads)
+    return threads
+
+for lib in ThreadpoolController().lib_controllers:
+    if lib.user_api == "blas":
+        lib.set_num_threads(2)
+before = blas_threads()
+assert before[True], "no SciPy BLAS found"
+net = NetworkSpec(layer_sizes=(2, 3, 1), states=2)
+learner.run_unroll(np.zeros(23), net, np.zeros((1, 2, 2)), np.zeros((1, 2), np.int64),
+                   None, None, seed=0)
+after = blas_threads()
+print(min(before[True]), before, after)
+assert set(after[True]) == {1}, "the kernel's BLAS still runs several threads"
+assert after[False] == before[False], "the user's BLAS was changed"
+"""
+
+
+def test_first_kernel_call_limits_blas_threads_not_the_import():
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_CALL_SCRIPT], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    threads_before = int(done.stdout.split()[0])
+    if threads_before < 2:  # one core: BLAS could not be set to 2 threads beforehand
+        pytest.skip("the BLAS runs one thread here whatever the kernel does")
