@@ -1,9 +1,11 @@
 """The numba kernel: a whole BLUR unroll (SPEC.md §3 steps, then §6 evaluation) in one call.
 
-The only hot code of blgnn-es. Everything here takes plain contiguous arrays and scalars,
-raises on nothing (inputs are validated in blgnn_es/learner.py), and is compiled once per
-dtype (``cache=True``). ``error_model="numpy"`` keeps division free of Python's
-zero-division checks, so the element loops vectorize.
+The only hot code of blgnn-es. An unroll takes one argument record (:class:`UnrollArgs`:
+contiguous arrays, named :class:`Options` and the genome's :class:`GenomeSlots`) and
+writes a named :data:`RESULT` record. It raises on nothing (inputs are validated in
+blgnn_es/learner.py, the one place the record is built) and is compiled once per dtype
+(``cache=True``). ``error_model="numpy"`` keeps division free of Python's zero-division
+checks, so the element loops vectorize. This module imports only numpy and numba.
 
 Layout inside the kernel is channel-major, so each channel's matrix is one contiguous
 BLAS operand, and batch-minor, so every element loop runs over the batch (long and
