@@ -22,8 +22,8 @@ from threadpoolctl import threadpool_limits
 
 from blgnn_es.config.settings import load_config
 from blgnn_es.es.driver import evolve
-from blgnn_es.parallel.backends import make_backend
 from blgnn_es.es.rundir import RunDir
+from blgnn_es.parallel.backends import make_backend
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "paper-mnist-cmaes.toml"
 
@@ -37,7 +37,7 @@ def generation_times(backend: str, workers: int, generations: int,
     with tempfile.TemporaryDirectory() as tmp:
         run = RunDir.create(Path(tmp) / "bench", config.to_toml())
         evolve(config, run, make_backend(config.parallel), data_dir=data_dir)
-        return [record["seconds"] for record in run.read_metrics()][1:]
+        return [record.seconds for record in run.read_metrics()][1:]
 
 
 def main() -> None:

@@ -23,8 +23,9 @@ from blgnn_es.config.baselines import EVALUATION
 from blgnn_es.config.settings import NetworkSettings, UnrollSettings
 from blgnn_es.errors import ConfigError
 from blgnn_es.learner import PopulationResult, UnrollResult, run_population, run_unroll
-from blgnn_es.model.genome import load_genome, states_from_length
+from blgnn_es.model.genome import read_genome, states_from_length
 from blgnn_es.model.network import NetworkSpec
+from blgnn_es.model.sidecar import Provenance
 from blgnn_es.tasks import (
     ArrayTask,
     Task,
@@ -209,27 +210,27 @@ class EvaluationRequest:
               data_dir=None) -> EvaluationRequest:
         """Fill what the command line leaves open from the genome's sidecar, then the
         paper's protocol (:data:`blgnn_es.config.baselines.EVALUATION`)."""
-        values, meta = load_genome(genome_path)
-        network = dict(meta.get("network") or {})
-        sizes = network.pop("layer_sizes", None)
+        values, sidecar = read_genome(genome_path)
+        network = dict(sidecar.network) if sidecar else {}
+        network.pop("layer_sizes", None)
         network.setdefault("states", states_from_length(values.size))
-        provenance = meta.get("provenance") or {}
+        provenance = sidecar.provenance if sidecar else Provenance()
         if hidden is None:
-            hidden = provenance.get("hidden") or (sizes[1:-1] if sizes and len(sizes) > 2
-                                                  else None)
+            hidden = sidecar.hidden if sidecar else None
         if hidden is None:
             raise ConfigError(f"{genome_path}: the sidecar does not say the hidden layer sizes; "
                               "give --layers (for example --layers 20 or --layers 256,128)")
         if not tasks:
-            tasks = tuple(provenance.get("tasks") or ())
+            tasks = tuple(provenance.tasks or ())
         if not tasks:
             raise ConfigError(f"{genome_path}: the sidecar names no tasks; give --task SPEC")
-        unroll = provenance.get("unroll") or {}
-        steps = steps or unroll.get("steps") or EVALUATION.steps
-        batch = batch or unroll.get("batch") or EVALUATION.batch
+        unroll = provenance.unroll
+        steps = steps or (unroll and unroll.steps) or EVALUATION.steps
+        batch = batch or (unroll and unroll.batch) or EVALUATION.batch
+        if eval_batches is None and unroll is not None:
+            eval_batches = unroll.eval_batches
         if eval_batches is None:
-            eval_batches = unroll.get("eval_batches", EVALUATION.eval_batches) if unroll \
-                else EVALUATION.eval_batches
+            eval_batches = EVALUATION.eval_batches
         if eval_batches == "all":
             eval_batches = None
         if at_steps is None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from blgnn_es.baselines.comparison import TaskComparison, compare_task
 from blgnn_es.config.study import StudySettings
 from blgnn_es.evaluation import EvaluationRequest
-from blgnn_es.model.genome import load_genome
+from blgnn_es.model.genome import load_sidecar
 
 
 @dataclass
@@ -60,6 +60,6 @@ def run_study(
 
 def evolved_steps(genome_path: Path) -> int | None:
     """The unroll length the genome was evolved with, from its sidecar (if it says)."""
-    _, meta = load_genome(genome_path)
-    steps = ((meta.get("provenance") or {}).get("unroll") or {}).get("steps")
-    return int(steps) if steps else None
+    sidecar = load_sidecar(genome_path)
+    unroll = sidecar.provenance.unroll if sidecar else None
+    return int(unroll.steps) if unroll and unroll.steps else None

@@ -207,7 +207,7 @@ def _save_genomes(run: RunDir, config: Config, state: RunState) -> None:
     common = {"run": config.run.name, "generation": state.generation,
               "tasks": [str(t) for t in config.tasks.train],
               "unroll": UnrollProvenance(steps=config.unroll.steps, batch=config.unroll.batch,
-                                         eval_batches=config.unroll.eval_batches),
+                                         eval_batches=config.unroll.eval_batches or "all"),
               "hidden": list(config.network.hidden)}
     save_genome(run.best_genome, state.best_genome, network=network,
                 provenance=Provenance(**common, kind="best", fitness=state.best_fitness,

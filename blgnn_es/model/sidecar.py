@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_serializer
+from pydantic import BaseModel, ConfigDict, ValidationError, model_serializer, model_validator
 
 from blgnn_es.errors import BlgnnError
 
@@ -100,7 +100,15 @@ class UnrollProvenance(Record):
 
     steps: int | None = None
     batch: int | None = None
-    eval_batches: int | str | None = None
+    eval_batches: int | Literal["all"] | None = None  # None: not recorded
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_all(cls, data: Any) -> Any:
+        """The previous release wrote the whole test split as ``null``, not ``"all"``."""
+        if isinstance(data, dict) and "eval_batches" in data and data["eval_batches"] is None:
+            return {**data, "eval_batches": "all"}
+        return data
 
 
 class Provenance(Record):
