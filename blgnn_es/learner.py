@@ -101,18 +101,27 @@ def kernel_options(
     )
 
 
+@functools.cache
 def genome_slots(states: int) -> kernel.GenomeSlots:
-    """The kernel's genome offsets for k states, read from GenomeLayout by slot name."""
+    """The kernel's genome offsets for k states, read from GenomeLayout by slot name
+    (cached: the toy workload's unroll takes a few hundred microseconds)."""
     layout = GenomeLayout(states)
     return kernel.GenomeSlots(*(layout.slot(name).start for name in kernel.GenomeSlots._fields))
+
+
+@functools.cache
+def _kernel_code_of() -> np.ndarray:
+    """Kernel activation code of each entry of ACTIVATIONS, matched by name."""
+    table = np.array([kernel.ACTIVATION_CODES[name] for name in ACTIVATIONS], dtype=np.int64)
+    table.setflags(write=False)
+    return table
 
 
 def kernel_activation_codes(net: NetworkSpec) -> tuple[np.ndarray, np.ndarray]:
     """NetworkSpec's per-layer activation codes (indices into ACTIVATIONS) translated by
     name into the kernel's codes: (forward, backward), int64 (L, k)."""
-    to_kernel = np.array([kernel.ACTIVATION_CODES[name] for name in ACTIVATIONS], dtype=np.int64)
     fwd, bwd = net.activation_codes()
-    return to_kernel[fwd], to_kernel[bwd]
+    return _kernel_code_of()[fwd], _kernel_code_of()[bwd]
 
 
 def pack_weights(
@@ -310,12 +319,13 @@ def _run(
 
 def _metrics(result: np.void) -> tuple[float, float, float, bool, int]:
     """A RESULT record as Python numbers, in TrainResult's / UnrollResult's field order."""
+    fields = dict(zip(kernel.RESULT.names, result.item(), strict=True))
     return (
-        float(result["accuracy"]),
-        float(result["l2"]),
-        float(result["ce"]),
-        bool(result["diverged"]),
-        int(result["steps"]),
+        fields["accuracy"],
+        fields["l2"],
+        fields["ce"],
+        fields["diverged"],
+        fields["steps"],
     )
 
 
