@@ -17,6 +17,7 @@ V: (n', n, k)) and the kernel's channel-major flat buffers, and calls the numba 
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 from dataclasses import dataclass
 
@@ -117,11 +118,26 @@ def _kernel_code_of() -> np.ndarray:
     return table
 
 
+_ACTIVATION_CODES_SEEN: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+
 def kernel_activation_codes(net: NetworkSpec) -> tuple[np.ndarray, np.ndarray]:
     """NetworkSpec's per-layer activation codes (indices into ACTIVATIONS) translated by
-    name into the kernel's codes: (forward, backward), int64 (L, k)."""
-    fwd, bwd = net.activation_codes()
-    return _kernel_code_of()[fwd], _kernel_code_of()[bwd]
+    name into the kernel's codes: (forward, backward), int64 (L, k).
+
+    Kept per activation setting: they cost more than the argument typing the kernel call
+    adds, and a toy unroll takes a few hundred microseconds. Callers do not write to them.
+    """
+    key = (net.states, net.n_layers) + tuple(
+        value if value is None or isinstance(value, str) else tuple(value)
+        for value in (net.hidden_activation, net.output_activation, net.backward_activation)
+    )
+    codes = _ACTIVATION_CODES_SEEN.get(key)
+    if codes is None:
+        fwd, bwd = net.activation_codes()
+        codes = (_kernel_code_of()[fwd], _kernel_code_of()[bwd])
+        _ACTIVATION_CODES_SEEN[key] = codes
+    return codes
 
 
 def pack_weights(
@@ -156,10 +172,11 @@ def pack_weights(
         if net.shared_states:
             v = np.broadcast_to(v[:, :, :1], v.shape)
         v_parts.append(np.transpose(v, (2, 0, 1)).reshape(-1))
-    w_off = np.cumsum([0] + [p.size for p in w_parts]).astype(np.int64)
-    v_off = np.cumsum([0] + [p.size for p in v_parts]).astype(np.int64)
+    w_off = np.array([0, *itertools.accumulate(p.size for p in w_parts)], dtype=np.int64)
     if net.tied:
         v_off = np.zeros(net.n_layers + 1, dtype=np.int64)
+    else:
+        v_off = np.array([0, *itertools.accumulate(p.size for p in v_parts)], dtype=np.int64)
     w_buf = np.ascontiguousarray(np.concatenate(w_parts), dtype=dtype)
     v_buf = np.ascontiguousarray(np.concatenate(v_parts) if v_parts else np.zeros(0), dtype=dtype)
     return w_buf, w_off, v_buf, v_off
@@ -318,15 +335,9 @@ def _run(
 
 
 def _metrics(result: np.void) -> tuple[float, float, float, bool, int]:
-    """A RESULT record as Python numbers, in TrainResult's / UnrollResult's field order."""
-    fields = dict(zip(kernel.RESULT.names, result.item(), strict=True))
-    return (
-        fields["accuracy"],
-        fields["l2"],
-        fields["ce"],
-        fields["diverged"],
-        fields["steps"],
-    )
+    """A RESULT record as Python numbers: accuracy, L2, CE, diverged, steps completed
+    (RESULT's field order, which is TrainResult's and UnrollResult's; a test checks it)."""
+    return result.item()
 
 
 def _initial(net: NetworkSpec, weights, seed):

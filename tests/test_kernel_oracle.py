@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from blgnn_es.kernel import unroll as kernel
 from blgnn_es.kernel.unroll import tanh_fast
-from blgnn_es.learner import genome_slots, train
+from blgnn_es.learner import TrainResult, UnrollResult, genome_slots, train
 from blgnn_es.model import reference
 from blgnn_es.model.genome import SLOT_NAMES, GenomeLayout, random_genome
 from blgnn_es.model.network import ACTIVATIONS, NetworkSpec, encode_targets
@@ -217,6 +218,12 @@ def test_kernel_tables_cover_the_model_tables():
     for k in (2, 3, 4):
         slots, layout = genome_slots(k), GenomeLayout(k)
         assert all(getattr(slots, name) == layout.slot(name).start for name in SLOT_NAMES)
+    # the learner reads a RESULT record in one call, in the result classes' field order
+    metrics = ("accuracy", "l2", "ce", "diverged", "steps")
+    assert kernel.RESULT.names == metrics
+    for result_class in (TrainResult, UnrollResult):
+        names = [field.name for field in dataclasses.fields(result_class)]
+        assert names[names.index("accuracy") :][:5] == [*metrics[:4], "steps_done"]
 
 
 def test_fast_tanh_is_accurate():
