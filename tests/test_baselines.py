@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blgnn_es.evaluation import split_training
 from blgnn_es.baselines.gradient import (
     Mlp,
     Probe,
@@ -17,6 +16,7 @@ from blgnn_es.baselines.gradient import (
     sweep,
     train_rates,
 )
+from blgnn_es.evaluation import split_training
 from blgnn_es.learner import run_unroll, train
 from blgnn_es.model.genome import backprop_genome
 from blgnn_es.model.network import NetworkSpec, backprop_network
