@@ -140,6 +140,18 @@ def kernel_activation_codes(net: NetworkSpec) -> tuple[np.ndarray, np.ndarray]:
     return codes
 
 
+def _channel_major(net: NetworkSpec, synapses, shape: tuple[int, int, int], name: str,
+                   layout: str) -> np.ndarray:
+    """One SPEC-layout synapse tensor, checked, as the kernel's flat channel-major part
+    (shared_states: every channel is channel 0)."""
+    synapses = np.asarray(synapses)
+    if synapses.shape != shape:
+        raise NetworkError(f"{name} has shape {synapses.shape}, expected {shape} {layout}")
+    if net.shared_states:
+        synapses = np.broadcast_to(synapses[:, :, :1], synapses.shape)
+    return np.transpose(synapses, (2, 0, 1)).reshape(-1)
+
+
 def pack_weights(
     net: NetworkSpec, forward: list[np.ndarray], backward: list[np.ndarray] | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -152,26 +164,14 @@ def pack_weights(
         raise NetworkError(f"expected {net.n_layers} forward synapse tensors, got {len(forward)}")
     w_parts, v_parts = [], []
     for layer in range(net.n_layers):
-        w = np.asarray(forward[layer])
-        if w.shape != net.forward_shape(layer):
-            raise NetworkError(
-                f"W_{layer} has shape {w.shape}, expected {net.forward_shape(layer)} (n+1, n', k)"
-            )
-        if net.shared_states:
-            w = np.broadcast_to(w[:, :, :1], w.shape)
-        w_parts.append(np.transpose(w, (2, 0, 1)).reshape(-1))
+        w_parts.append(_channel_major(net, forward[layer], net.forward_shape(layer),
+                                      f"W_{layer}", "(n+1, n', k)"))
         if net.tied:
             continue
         if backward is None:
             raise NetworkError("untied network: backward synapses V are required")
-        v = np.asarray(backward[layer])
-        if v.shape != net.backward_shape(layer):
-            raise NetworkError(
-                f"V_{layer} has shape {v.shape}, expected {net.backward_shape(layer)} (n', n, k)"
-            )
-        if net.shared_states:
-            v = np.broadcast_to(v[:, :, :1], v.shape)
-        v_parts.append(np.transpose(v, (2, 0, 1)).reshape(-1))
+        v_parts.append(_channel_major(net, backward[layer], net.backward_shape(layer),
+                                      f"V_{layer}", "(n', n, k)"))
     w_off = np.array([0, *itertools.accumulate(p.size for p in w_parts)], dtype=np.int64)
     if net.tied:
         v_off = np.zeros(net.n_layers + 1, dtype=np.int64)
@@ -300,38 +300,17 @@ def _kernel_args(
     )
 
 
-def _run(
-    genome,
-    net: NetworkSpec,
-    forward,
-    backward,
-    x_train,
-    y_train,
-    x_eval,
-    y_eval,
-    record_curve: bool,
-    update_unread: bool,
-) -> tuple[np.void, np.ndarray | None, kernel.UnrollArgs]:
-    """One kernel unroll: its RESULT record, the curve (if recorded) and the argument
-    record, whose synapse buffers now hold the trained synapses."""
+def _run(genome, net: NetworkSpec, args: kernel.UnrollArgs
+         ) -> tuple[np.void, np.ndarray | None]:
+    """One kernel unroll on a fresh argument record: its RESULT record and the curve (if
+    recorded); the record's synapse buffers then hold the trained synapses."""
     genome = _check_genome(genome, net)
-    args = _kernel_args(
-        net,
-        forward,
-        backward,
-        x_train,
-        y_train,
-        x_eval,
-        y_eval,
-        record_curve=record_curve,
-        update_unread=update_unread,
-    )
     steps = args.x_train.shape[0]
     curve = np.full(max(steps, 1), np.nan, dtype=np.float64)
     result = np.zeros(1, dtype=kernel.RESULT)[0]  # a view: the kernel writes through it
     limit_kernel_blas_threads()
     kernel.run_unroll(args, genome.astype(net.numpy_dtype), curve, result)
-    return result, (curve[:steps] if record_curve else None), args
+    return result, (curve[:steps] if args.options.record_curve else None)
 
 
 def _metrics(result: np.void) -> tuple[float, float, float, bool, int]:
@@ -370,49 +349,22 @@ def train(
     every step) are computed on them.
     """
     forward, backward = _initial(net, weights, seed)
-    result, curve, args = _run(
-        genome,
-        net,
-        forward,
-        backward,
-        x_train,
-        y_train,
-        x_eval,
-        y_eval,
-        record_curve,
-        update_unread=True,
-    )
+    args = _kernel_args(net, forward, backward, x_train, y_train, x_eval, y_eval,
+                        record_curve=record_curve, update_unread=True)
+    result, curve = _run(genome, net, args)
     new_forward, new_backward = unpack_weights(net, args.w_buf, args.w_off, args.v_buf, args.v_off)
     return TrainResult(new_forward, new_backward, *_metrics(result), curve)
 
 
-def run_unroll(
-    genome,
-    net: NetworkSpec,
-    x_train,
-    y_train,
-    x_eval,
-    y_eval,
-    *,
-    seed: int | None = None,
-    weights=None,
-    record_curve: bool = False,
-) -> UnrollResult:
+def run_unroll(genome, net: NetworkSpec, x_train, y_train, x_eval, y_eval, *,
+               seed: int | None = None, weights=None, record_curve: bool = False
+               ) -> UnrollResult:
     """One fitness sample (SPEC §6): train T steps, then evaluate; synapses are not returned,
     so the never-read V_0 is not updated."""
     forward, backward = _initial(net, weights, seed)
-    result, curve, _ = _run(
-        genome,
-        net,
-        forward,
-        backward,
-        x_train,
-        y_train,
-        x_eval,
-        y_eval,
-        record_curve,
-        update_unread=False,
-    )
+    args = _kernel_args(net, forward, backward, x_train, y_train, x_eval, y_eval,
+                        record_curve=record_curve, update_unread=False)
+    result, curve = _run(genome, net, args)
     return UnrollResult(*_metrics(result), curve)
 
 
@@ -436,18 +388,9 @@ def evaluate(
         else [np.zeros(net.backward_shape(i), net.numpy_dtype) for i in range(net.n_layers)]
     )
     empty = np.zeros((0, 1, net.n_inputs))
-    result, _, _ = _run(
-        genome,
-        net,
-        forward,
-        backward,
-        empty,
-        np.zeros((0, 1), np.int64),
-        x,
-        labels,
-        False,
-        update_unread=False,
-    )
+    args = _kernel_args(net, forward, backward, empty, np.zeros((0, 1), np.int64), x, labels,
+                        record_curve=False, update_unread=False)
+    result, _ = _run(genome, net, args)
     accuracy, l2, ce, diverged, _ = _metrics(result)
     return {"accuracy": accuracy, "l2": l2, "ce": ce, "diverged": diverged}
 
@@ -463,17 +406,8 @@ class PopulationResult:
     steps_done: np.ndarray
 
 
-def run_population(
-    genomes,
-    net: NetworkSpec,
-    x_train,
-    y_train,
-    x_eval,
-    y_eval,
-    *,
-    seed: int | None = None,
-    weights=None,
-) -> PopulationResult:
+def run_population(genomes, net: NetworkSpec, x_train, y_train, x_eval, y_eval, *,
+                   seed: int | None = None, weights=None) -> PopulationResult:
     """:func:`run_unroll` for each row of ``genomes`` (P, G), all from the same initial
     synapses and batches, in one kernel call (the fitness path of CMA-ES)."""
     genomes = np.atleast_2d(np.asarray(genomes, dtype=np.float64))
