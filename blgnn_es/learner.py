@@ -27,6 +27,7 @@ from blgnn_es.errors import NetworkError
 from blgnn_es.kernel import unroll as kernel
 from blgnn_es.model.genome import Genome, GenomeLayout, validate_genome_array
 from blgnn_es.model.network import ACTIVATIONS, NetworkSpec, encode_targets
+from blgnn_es.model.results import TrainResult, UnrollResult
 
 
 @functools.cache
@@ -49,33 +50,6 @@ def limit_kernel_blas_threads() -> tuple[str, ...]:
             lib.set_num_threads(1)
             limited.append(lib.filepath)
     return tuple(limited)
-
-
-@dataclass
-class TrainResult:
-    """What one unroll produced. Accuracy and losses are NaN when there was no eval data
-    or the genome diverged; ``curve[t]`` is the eval accuracy after step t (if recorded)."""
-
-    forward: list[np.ndarray]
-    backward: list[np.ndarray] | None
-    accuracy: float
-    l2: float
-    ce: float
-    diverged: bool
-    steps_done: int
-    curve: np.ndarray | None = None
-
-
-@dataclass
-class UnrollResult:
-    """Metrics of one unroll without the synapses (the fitness path)."""
-
-    accuracy: float
-    l2: float
-    ce: float
-    diverged: bool
-    steps_done: int
-    curve: np.ndarray | None = None
 
 
 def kernel_options(
@@ -256,18 +230,8 @@ def _check_genome(genome, net: NetworkSpec) -> np.ndarray:
     return genome
 
 
-def _kernel_args(
-    net: NetworkSpec,
-    forward,
-    backward,
-    x_train,
-    y_train,
-    x_eval,
-    y_eval,
-    *,
-    record_curve: bool,
-    update_unread: bool,
-) -> kernel.UnrollArgs:
+def _kernel_args(net: NetworkSpec, forward, backward, x_train, y_train, x_eval, y_eval, *,
+                 record_curve: bool, update_unread: bool) -> kernel.UnrollArgs:
     """The kernel's argument record: validated arrays in its batch-minor layout.
 
     The one place the record is built; its synapse buffers are fresh copies, so the kernel
@@ -353,7 +317,7 @@ def train(
                         record_curve=record_curve, update_unread=True)
     result, curve = _run(genome, net, args)
     new_forward, new_backward = unpack_weights(net, args.w_buf, args.w_off, args.v_buf, args.v_off)
-    return TrainResult(new_forward, new_backward, *_metrics(result), curve)
+    return TrainResult(*_metrics(result), curve, forward=new_forward, backward=new_backward)
 
 
 def run_unroll(genome, net: NetworkSpec, x_train, y_train, x_eval, y_eval, *,
@@ -417,17 +381,8 @@ def run_population(genomes, net: NetworkSpec, x_train, y_train, x_eval, y_eval, 
         else np.zeros((0, net.genome_length))
     )
     forward, backward = _initial(net, weights, seed)
-    args = _kernel_args(
-        net,
-        forward,
-        backward,
-        x_train,
-        y_train,
-        x_eval,
-        y_eval,
-        record_curve=False,
-        update_unread=False,
-    )
+    args = _kernel_args(net, forward, backward, x_train, y_train, x_eval, y_eval,
+                        record_curve=False, update_unread=False)
     results = np.zeros(len(checked), dtype=kernel.RESULT)
     genomes = np.ascontiguousarray(checked, dtype=net.numpy_dtype)
     limit_kernel_blas_threads()

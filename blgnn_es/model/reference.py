@@ -8,12 +8,11 @@ equal. Nothing here is tuned for speed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from blgnn_es.model.genome import Genome
 from blgnn_es.model.network import ACTIVATIONS, NetworkSpec
+from blgnn_es.model.results import TrainResult
 
 NORM_EPS = 1e-5  # SPEC §5
 
@@ -196,18 +195,6 @@ def learning_step(
     return new_forward, (None if net.tied else new_backward), acts
 
 
-@dataclass
-class ReferenceResult:
-    forward: list[np.ndarray]
-    backward: list[np.ndarray] | None
-    accuracy: float
-    l2: float
-    ce: float
-    diverged: bool
-    steps_done: int
-    curve: np.ndarray | None
-
-
 def evaluate(
     net: NetworkSpec,
     genome: Genome,
@@ -251,7 +238,7 @@ def unroll(
     x_eval: np.ndarray | None = None,
     y_eval: np.ndarray | None = None,
     record_curve: bool = False,
-) -> ReferenceResult:
+) -> TrainResult:
     """SPEC §6: T learning steps on x_train (T, B, n0) with targets t_train (T, B, nL),
     then evaluation. Stops early, flagged diverged, when a synapse turns NaN or infinite."""
     genome = genome if isinstance(genome, Genome) else Genome(genome)
@@ -275,4 +262,4 @@ def unroll(
         acc, l2, ce = evaluate(net, genome, forward, x_eval, y_eval)
         if not np.isfinite(l2):
             diverged, acc = True, float("nan")
-    return ReferenceResult(forward, backward, acc, l2, ce, diverged, done, curve)
+    return TrainResult(acc, l2, ce, diverged, done, curve, forward=forward, backward=backward)
