@@ -1,0 +1,1 @@
+"""SGD, momentum, Adam and feedback alignment beside BLUR on the same draws; studies."""

@@ -1,0 +1,1 @@
+"""numba only: the hot code of a whole BLUR unroll, walled off from orchestration."""

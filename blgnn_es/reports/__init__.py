@@ -1,0 +1,1 @@
+"""What people read: run reports, evaluation and comparison output, studies, collect."""
