@@ -1,5 +1,5 @@
-"""Gradient-descent baselines: equal to independent NumPy, equal to BLUR's exact backprop
-case (SPEC §4), and tuned on validation data only."""
+"""Baselines: gradient descent and feedback alignment equal to independent NumPy, SGD equal
+to BLUR's exact backprop case (SPEC §4), all tuned on validation data only."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from blgnn_es.baselines.gradient import (
     Probe,
     SeedDraw,
     default_rates,
+    feedback_weights,
     initial_weights,
     mlp_for,
     sweep,
     train_rates,
 )
+from blgnn_es.errors import ConfigError
 from blgnn_es.evaluation import split_training
 from blgnn_es.learner import run_unroll, train
 from blgnn_es.model.genome import backprop_genome
@@ -74,6 +76,78 @@ def test_optimizers_equal_independent_numpy(optimizer):
         for got, want in zip(run.final_weights(index), expected, strict=True):
             np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
     assert max(np.abs(w - s).max() for w, s in zip(run.final_weights(2), start, strict=True)) > 1e-2
+
+
+def reference_feedback_alignment(weights, feedback, x_batches, labels, lr):
+    """Lillicrap et al. (2016): SGD on the mean softmax cross-entropy whose hidden errors come
+    back through fixed matrices B (one per hidden layer, (n_out, n_in)) instead of Wᵀ; one
+    network, plain loops. Shares no code with the package."""
+    weights = [w.copy() for w in weights]
+    for x, y in zip(x_batches, labels, strict=True):
+        inputs, pres, a = [], [], x
+        for layer, w in enumerate(weights):
+            inputs.append(np.hstack([a, np.ones((len(a), 1))]))
+            pres.append(inputs[-1] @ w)
+            a = np.maximum(np.tanh(pres[-1]), 0.0) if layer < len(weights) - 1 else pres[-1]
+        p = np.exp(a - a.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        delta = (p - np.eye(a.shape[1])[y]) / len(x)
+        updates = []
+        for layer in range(len(weights) - 1, -1, -1):
+            updates.append((layer, inputs[layer].T @ delta))
+            if layer:
+                z = pres[layer - 1]
+                delta = (delta @ feedback[layer - 1]) * (z > 0) * (1 - np.tanh(z) ** 2)
+        for layer, g in updates:
+            weights[layer] -= lr * g
+    return weights
+
+
+def test_feedback_alignment_equals_independent_numpy_and_is_not_backprop():
+    sizes, rates = (5, 7, 6, 4), [0.01, 0.3]
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(15, 9, sizes[0]))
+    y = rng.integers(0, sizes[-1], (15, 9))
+    net = NetworkSpec(sizes, dtype="float64", tied=True)
+    start, feedback = initial_weights(net, 4), feedback_weights(net, 4)
+    assert [b.shape for b in feedback] == [(6, 7), (4, 6)]
+    run = train_rates(mlp_for(net), "fa", rates, start, x, y, feedback=feedback)
+    for index, lr in enumerate(rates):
+        expected = reference_feedback_alignment(start, feedback, x, y, lr)
+        for got, want in zip(run.final_weights(index), expected, strict=True):
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    sgd = train_rates(mlp_for(net), "sgd", rates, start, x, y)  # fa is not backprop
+    assert np.abs(run.final_weights(1)[0] - sgd.final_weights(1)[0]).max() > 1e-3
+    with pytest.raises(ConfigError, match="feedback alignment needs"):
+        train_rates(mlp_for(net), "fa", rates, start, x, y)
+
+
+def test_feedback_is_the_untied_networks_initial_backward_synapses():
+    untied = NetworkSpec((3, 5, 4, 2), states=2, tied=False)
+    tied = NetworkSpec((3, 5, 4, 2), states=2, tied=True)
+    forward, backward = untied.init_weights(9)
+    for mine, theirs in zip(feedback_weights(tied, 9), backward[1:], strict=True):
+        np.testing.assert_array_equal(mine, theirs[:, :, 0])
+    for w_tied, w_untied in zip(tied.init_weights(9)[0], forward, strict=True):
+        np.testing.assert_array_equal(w_tied, w_untied)  # same start for every baseline
+    start = initial_weights(tied, 9)
+    assert not np.allclose(feedback_weights(tied, 9)[0], start[1][:-1].T)  # not Wᵀ
+
+
+def test_blur_cannot_hold_backward_synapses_fixed_under_the_backprop_genome():
+    """Why fa is its own baseline: untied, the backprop genome moves V as well as W (its
+    ν̃, μ̃, f̃, η̃ update both), so no genome is feedback alignment."""
+    sizes, steps, batch = (6, 9, 7, 3), 5, 16
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 1, (steps, batch, sizes[0]))
+    targets = np.eye(sizes[-1])[rng.integers(0, sizes[-1], (steps, batch))]
+    net = NetworkSpec.from_dict({**backprop_network(sizes).to_dict(), "tied": False,
+                                 "shared_states": False})
+    forward, backward = net.init_weights(5)
+    result = train(backprop_genome(0.5), net, x, targets, weights=(forward, backward))
+    moved = max(np.abs(new - old).max() for new, old in zip(result.backward[1:], backward[1:],
+                                                             strict=True))
+    assert moved > 1e-3
 
 
 def test_start_is_channel_zero_of_blur_synapses():

@@ -57,7 +57,15 @@ def test_evaluate_baselines_json_on_toy_tasks(genome, tmp_path):
         assert len(adam["curve_mean"]) == 12
         assert len(adam["validation_mean"]) == 4 and len(adam["validation_mean"][0]) == 4
         assert set(task["ahead"]) == {"1", "5", "10", "12"}
-        assert set(task["ahead"]["12"]["means"]) == {"blur", "sgd", "adam"}
+        last = task["ahead"]["12"]
+        assert set(last["means"]) == {"blur", "sgd", "adam"} and set(last["versus"]) == {"sgd",
+                                                                                         "adam"}
+        assert last["verdict"] in ("ahead", "behind", "level") and 0 <= last["p_value"] <= 1
+        assert last["rival"] == max(("sgd", "adam"), key=lambda n: last["means"][n])
+        assert last["versus"][last["rival"]]["p_value"] == last["p_value"]
+        adam12 = adam["at_steps"]["12"]
+        assert adam12["low"] <= adam12["mean"] <= adam12["high"]
+        assert task["accuracy_low"] <= task["accuracy_mean"] <= task["accuracy_high"]
         assert task["validation_examples"] == 48
     for key in ("baselines_csv", "baselines_png", "baselines_json", "csv", "png"):
         assert Path(report["files"][key]).exists()
@@ -73,9 +81,22 @@ def test_evaluate_baselines_table_and_same_blur_numbers(genome, tmp_path):
     plain = json.loads(_invoke(f"{common} --out {tmp_path / 'a'} --json").output)
     table = _invoke(f"{common} --out {tmp_path / 'b'} --baselines momentum --rates 0.01,0.1")
     assert table.exit_code == 0, table.output
-    assert "momentum" in table.output and "ahead" in table.output and "  lr" in table.output
+    assert "momentum" in table.output and "  lr" in table.output and "blur is" in table.output
+    assert "paired t-test" in table.output and "95% Student t interval" in table.output
     with_baselines = json.loads((tmp_path / "b" / "baselines.json").read_text())
     assert with_baselines["tasks"][0]["curve_mean"] == plain["tasks"][0]["curve_mean"]
+
+
+def test_evaluate_feedback_alignment_baseline(genome, tmp_path):
+    result = _invoke(
+        f"evaluate {genome} --task xor --layers 6,4 --steps 8 --batch 16 --eval-batches 2 "
+        f"--seeds 3 --rates 0.1,1 --baselines fa,sgd --out {tmp_path / 'fa'} --json"
+    )
+    assert result.exit_code == 0, result.output
+    task = json.loads(result.output)["tasks"][0]
+    assert set(task["baselines"]) == {"fa", "sgd"} and set(task["ahead"]["8"]["versus"]) == {
+        "fa", "sgd"}
+    assert task["baselines"]["fa"]["curve_mean"] != task["baselines"]["sgd"]["curve_mean"]
 
 
 def test_evaluate_baselines_refuses_unknown_optimizer(genome, tmp_path):
@@ -129,7 +150,8 @@ def test_study_end_to_end(genome, tmp_path):
         assert len(rows) == 2 * 3  # two architectures x three budgets
         assert {row["layer_sizes"] for row in rows} == {"2-8-1", "2-6-4-1"}
         assert [row["beyond_evolved"] for row in rows[:3]] == ["False", "False", "True"]
-        assert {"blur_mean", "sgd_mean", "sgd_rate", "adam_rate", "ahead"} <= set(rows[0])
+        assert {"blur_mean", "sgd_mean", "sgd_rate", "adam_rate", "ahead", "blur_low",
+                "blur_minus_adam", "blur_vs_sgd_p", "blur_vs_sgd", "verdict"} <= set(rows[0])
     markdown = (folder / "xor.md").read_text()
     assert re.search(r"\| heb +\| 2-6-4-1 +\| 8\* +\|", markdown)
     assert "never the test split" in markdown
@@ -166,7 +188,7 @@ def test_study_config_defaults_come_from_the_protocol():
                            source="my-study.toml")
     protocol = EvaluationSettings()
     assert (settings.batch, settings.eval_batches) == (protocol.batch, protocol.eval_batches)
-    assert (settings.seeds, settings.seed) == (protocol.seeds, protocol.seed) == (5, 0)
+    assert (settings.seeds, settings.seed) == (protocol.seeds, protocol.seed) == (10, 0)
     assert (protocol.steps, protocol.batch, protocol.eval_batches) == (15, 128, 20)
     assert settings.name == "my-study" and settings.layers == (None,)
     assert settings.budgets == (1, 5, 10, 20, 50, 100)

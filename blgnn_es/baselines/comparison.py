@@ -1,4 +1,4 @@
-"""BLUR beside gradient descent on the same networks, batches and test examples (SPEC R4).
+"""BLUR beside its baselines on the same networks, batches and test examples (SPEC R4).
 
 For task i and replica r the draws are those of ``blgnn-es evaluate``
 (``derive_seed(seed, 0, i, r, "evaluate-task" | "evaluate-batches" | "evaluate-synapses")``)
@@ -7,16 +7,26 @@ training distribution, never the test split: a stored dataset gives up
 ``validation_fraction`` of its training split (chosen by ``"evaluate-holdout"``, one split
 per task) and BLUR and the baselines train on batches from the rest; a toy task draws fresh
 training samples.
+
+Seed r is one draw for every learner, so BLUR and a baseline are compared by a paired test
+over seeds (:func:`standings`, baselines/stats.py).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from blgnn_es.baselines.gradient import SeedDraw, Sweep, initial_weights, mlp_for, sweep
+from blgnn_es.baselines.gradient import (
+    SeedDraw,
+    Sweep,
+    feedback_weights,
+    initial_weights,
+    mlp_for,
+    sweep,
+)
+from blgnn_es.baselines.stats import Interval, Paired, mean_intervals, paired_test
 from blgnn_es.config.baselines import BaselineSettings
 from blgnn_es.evaluation import (
     EVALUATE_PREFIX,
@@ -53,29 +63,41 @@ class TaskComparison:
 
 @dataclass(frozen=True)
 class Standing:
-    """Who is ahead at one budget: mean accuracy margin over the runner-up, and whether it
-    exceeds one standard error of the difference of the two means (``clear``)."""
+    """BLUR against the baselines at one budget, paired by seed (baselines/stats.py).
+
+    ``versus``: BLUR − baseline for every baseline (mean paired difference, its 95% t
+    interval, the paired t-test's p-value, BLUR's verdict). ``rival``: the baseline with the
+    best mean at this budget; ``verdict`` is BLUR's against it (ahead / behind / level).
+    ``leader``: the best mean of all learners, BLUR included (by mean only).
+    """
 
     budget: int
     leader: str
-    runner_up: str
-    margin: float
-    clear: bool
+    rival: str
+    verdict: str
+    versus: dict[str, Paired]
+    intervals: dict[str, Interval]
+
+    @property
+    def against_rival(self) -> Paired:
+        return self.versus[self.rival]
 
 
 def standings(item: TaskComparison) -> list[Standing]:
-    """The leader at each budget among BLUR and the baselines (each at its chosen rate)."""
+    """BLUR against each baseline (each at the rate chosen for that budget), per budget."""
     learners = item.learners()
+    if len(learners) < 2:
+        return []
+    columns = {name: mean_intervals(table) for name, table in learners.items()}
     out = []
     for column, budget in enumerate(item.budgets):
-        ranked = sorted(learners, key=lambda name: -learners[name][:, column].mean())
-        if len(ranked) < 2:
-            continue
-        first, second = learners[ranked[0]][:, column], learners[ranked[1]][:, column]
-        margin = float(first.mean() - second.mean())
-        n = len(first)
-        spread = math.sqrt((first.var(ddof=1) + second.var(ddof=1)) / n) if n > 1 else 0.0
-        out.append(Standing(budget, ranked[0], ranked[1], margin, margin > spread))
+        intervals = {name: columns[name][column] for name in learners}
+        blur = learners["blur"][:, column]
+        versus = {name: paired_test(blur, table[:, column])
+                  for name, table in learners.items() if name != "blur"}
+        leader = max(intervals, key=lambda name: intervals[name].mean)
+        rival = max(versus, key=lambda name: intervals[name].mean)
+        out.append(Standing(budget, leader, rival, versus[rival].verdict, versus, intervals))
     return out
 
 
@@ -107,6 +129,8 @@ def compare_task(
                 y_val,
                 data.x_eval,
                 data.y_eval,
+                feedback_weights(sample.net, sample.synapse_seed)
+                if "fa" in settings.optimizers else None,
             )
         )
     net = samples[-1].net

@@ -1,4 +1,14 @@
-"""Gradient-descent baselines beside BLUR: SGD, SGD with momentum, Adam (SPEC.md R4).
+"""Baselines beside BLUR: SGD, SGD with momentum, Adam (SPEC.md R4) and feedback alignment.
+
+Feedback alignment (``fa``; Lillicrap et al. 2016, "Random synaptic feedback weights support
+error backpropagation for deep learning", Nat. Commun. 7:13276) is plain SGD whose error
+signals travel back through fixed random matrices B_ℓ instead of W_ℓᵀ:
+δ_ℓ = (δ_{ℓ+1} B_ℓ) ⊙ φ'(z_ℓ), ΔW_ℓ = −lr · [a_ℓ, 1]ᵀ δ_{ℓ+1}. B_ℓ is channel 0 of the
+initial backward synapses V_ℓ that an untied BLUR network of the same sizes draws from the
+sample's synapse seed (:func:`feedback_weights`): BLUR's own backward synapses, held fixed.
+BLUR itself cannot run this: ν̃ and μ̃ update V from the same terms as W, and W and V share
+one f̃ and η̃, so no genome keeps V fixed while W follows the backprop genome
+(docs/baselines.md).
 
 An ordinary one-state network of the BLUR network's layer sizes, started from channel 0 of
 the BLUR network's initial forward synapses (``NetworkSpec.init_weights(seed)[0][ℓ][..., 0]``,
@@ -95,6 +105,15 @@ def initial_weights(net: NetworkSpec, seed: int) -> list[np.ndarray]:
     """Channel 0 of BLUR's initial forward synapses: (n_ℓ + 1, n_{ℓ+1}) per layer, bias last."""
     forward, _ = net.init_weights(seed)
     return [np.ascontiguousarray(w[:, :, 0]) for w in forward]
+
+
+def feedback_weights(net: NetworkSpec, seed: int) -> list[np.ndarray]:
+    """Feedback alignment's fixed matrices B_ℓ, (n_{ℓ+1}, n_ℓ) for ℓ = 1 … L−1: channel 0 of
+    the initial backward synapses of the untied network (a tied network draws them too and
+    then overwrites them with Wᵀ; its forward synapses are the same either way)."""
+    untied = NetworkSpec.from_dict({**net.to_dict(), "tied": False})
+    _, backward = untied.init_weights(seed)
+    return [np.ascontiguousarray(v[:, :, 0]) for v in backward[1:]]
 
 
 # ---- activations ----------------------------------------------------------------------
@@ -198,8 +217,11 @@ def _targets(mlp: Mlp, labels: np.ndarray, n_out: int, dtype) -> np.ndarray:
     return np.where(labels[:, None] == np.arange(n_out), 1.0, low).astype(dtype)[None]
 
 
-def _gradients(mlp: Mlp, stack: _Stack, x: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:
-    """Backprop of the batch mean loss; gradients shaped like ``stack.layers``."""
+def _gradients(mlp: Mlp, stack: _Stack, x: np.ndarray, labels: np.ndarray,
+               feedback: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """Backprop of the batch mean loss; gradients shaped like ``stack.layers``. With
+    ``feedback`` (B_ℓ, (n_{ℓ+1}, n_ℓ) for ℓ ≥ 1) the error goes back through B_ℓ instead of
+    W_ℓᵀ (feedback alignment)."""
     pre, post = _forward(mlp, stack, x)
     delta = _output_delta(mlp, pre[-1], labels)
     grads: list[np.ndarray] = [None] * len(stack.layers)  # type: ignore[list-item]
@@ -210,7 +232,8 @@ def _gradients(mlp: Mlp, stack: _Stack, x: np.ndarray, labels: np.ndarray) -> li
         grad[:, :n] = np.matmul(a.transpose(0, 2, 1), delta)
         grad[:, n] = delta.sum(axis=1)
         grads[layer] = grad
-        delta = np.matmul(delta, w[:, :n].transpose(0, 2, 1)) * _slope(
+        back = w[:, :n].transpose(0, 2, 1) if feedback is None else feedback[layer - 1]
+        delta = np.matmul(delta, back) * _slope(
             mlp.hidden_activation, pre[layer - 1], a
         )
     count, n1 = delta.shape[0], delta.shape[2]
@@ -228,10 +251,10 @@ class _Optimizer:
     def __init__(self, name: str, stack: _Stack, rates: np.ndarray) -> None:
         if name not in OPTIMIZERS:
             raise ConfigError(f"baseline {name!r}; allowed: {', '.join(OPTIMIZERS)}")
-        self.name = name
+        self.name = "sgd" if name == "fa" else name  # fa: SGD on feedback-aligned signals
         self.rates = stack.rate_view(rates)
         self.steps = 0
-        if name != "sgd":
+        if self.name != "sgd":
             self.first = stack.zeros_like()
         if name == "adam":
             self.second = stack.zeros_like()
@@ -307,11 +330,14 @@ def train_rates(
     x_train: np.ndarray,
     labels: np.ndarray,
     probes: list[Probe] = (),
+    feedback: list[np.ndarray] | None = None,
 ) -> RatesRun:
     """Train one network per learning rate from the same start on the same batches.
 
     ``start``: (n_ℓ + 1, n_{ℓ+1}) per layer, bias row last; x_train (T, B, n_0), labels
     (T, B) ints. A rate whose weights stop being finite is marked diverged and frozen at 0.
+    ``feedback``: feedback alignment's fixed B_ℓ (:func:`feedback_weights`); required by
+    ``fa``, ignored by the others.
     """
     dtype = np.dtype(mlp.dtype)
     rates = np.asarray(rates, dtype=dtype)
@@ -335,6 +361,12 @@ def train_rates(
         np.zeros((len(rates) if p.columns is None else len(p.columns), len(p.steps)))
         for p in probes
     ]
+    back = None
+    if optimizer == "fa":
+        wanted = [(b, a) for a, b in zip(mlp.layer_sizes[1:-1], mlp.layer_sizes[2:], strict=True)]
+        if feedback is None or [tuple(np.shape(m)) for m in feedback] != wanted:
+            raise ConfigError(f"feedback alignment needs fixed feedback matrices {wanted}")
+        back = [np.asarray(m, dtype=dtype) for m in feedback]
     stack = _Stack.replicate(start, len(rates), dtype)
     rule = _Optimizer(optimizer, stack, rates)
     diverged = np.zeros(len(rates), dtype=bool)
@@ -359,7 +391,7 @@ def train_rates(
     ):
         measure(0)
         for step in range(len(x_train)):
-            rule.step(stack, _gradients(mlp, stack, x_train[step], labels[step]))
+            rule.step(stack, _gradients(mlp, stack, x_train[step], labels[step], back))
             broken = ~stack.finite() & ~diverged
             if broken.any():
                 diverged |= broken
@@ -394,6 +426,7 @@ class SeedDraw:
     y_validation: np.ndarray
     x_test: np.ndarray  # the test examples BLUR is evaluated on
     y_test: np.ndarray
+    feedback: list[np.ndarray] | None = None  # feedback alignment's fixed B_ℓ
 
 
 @dataclass
@@ -452,6 +485,7 @@ def sweep(
             draw.x_train,
             draw.y_train,
             [Probe(draw.x_validation, draw.y_validation, budgets)],
+            draw.feedback,
         )
         validation.append(run.accuracy[0])
         diverged += run.diverged
@@ -482,6 +516,7 @@ def sweep(
             draw.x_train,
             draw.y_train,
             [replace(p, x=draw.x_test, labels=draw.y_test) for p in probes],
+            draw.feedback,
         )
         curve[seed] = run.accuracy[0][0]
         for probe, measured in zip(probes[1:], run.accuracy[1:], strict=True):

@@ -8,7 +8,7 @@ into None), the flat record the study runner reads.
 >>> settings = parse_study('[genomes]\\nbp = "bp.npy"\\n[grid]\\ntasks = ["xor"]\\n'
 ...                        'layers = [[8]]\\nsteps = [1, 5]\\n', source="s.toml")
 >>> settings.budgets, settings.genomes[0].label, settings.baselines.optimizers
-((1, 5), 'bp', ('sgd', 'momentum', 'adam'))
+((1, 5), 'bp', ('sgd', 'momentum', 'adam', 'fa'))
 """
 
 from __future__ import annotations

@@ -14,12 +14,16 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from blgnn_es.baselines.comparison import BaselineSettings, TaskComparison, standings
+from blgnn_es.baselines.comparison import BaselineSettings, Standing, TaskComparison, standings
+from blgnn_es.baselines.stats import INTERVAL_METHOD, PAIRED_METHOD, Paired, mean_intervals
 from blgnn_es.fileio import atomic_write, atomic_write_text
 from blgnn_es.reports.evaluation import (
+    AtStep,
     EvaluationRecord,
     TaskRecord,
+    at_step,
     evaluation_record,
+    interval_band,
     write_evaluation,
 )
 from blgnn_es.reports.figures import pyplot, save_figure
@@ -29,11 +33,20 @@ LEARNER_COLOURS = {
     "sgd": "tab:blue",
     "momentum": "tab:orange",
     "adam": "tab:green",
+    "fa": "tab:purple",
 }
+CELL = 25  # width of a table cell: "0.9050 [0.8912, 0.9188]"
 
 
-def _cell(values: np.ndarray) -> str:
-    return f"{values.mean():.4f} ± {values.std():.4f}"
+def verdict_text(standing: Standing) -> str:
+    """BLUR against the strongest baseline: ``ahead of adam``, ``behind sgd``, ``level with
+    fa``."""
+    word = {"ahead": "ahead of", "behind": "behind", "level": "level with"}[standing.verdict]
+    return f"{word} {standing.rival}"
+
+
+def _paired_p(paired: Paired) -> str:
+    return f"p={paired.p_value:.2g} {paired.verdict}"
 
 
 def _rate(rate: float) -> str:
@@ -53,9 +66,10 @@ def comparison_table(
     results: list[TaskComparison],
     evolved_steps: int | None = None,
 ) -> str:
-    """Per task: test accuracy (mean ± std over seeds) at each budget for BLUR and each
-    baseline at its best rate for that budget, the rates, and who is ahead. Steps beyond the
-    genome's evolved unroll are starred."""
+    """Per task: test accuracy (mean [95% t interval] over seeds) at each budget for BLUR
+    and each baseline at its best rate for that budget, the rates, BLUR minus each baseline
+    paired by seed (interval, p-value, verdict), and BLUR's verdict against the strongest
+    baseline. Steps beyond the genome's evolved unroll are starred."""
     lines = [
         f"{request.genome_path}: {request.seeds} seeds per task, {request.steps} steps "
         f"of batch {request.batch}; baselines {', '.join(settings.optimizers)} "
@@ -66,21 +80,24 @@ def comparison_table(
         sizes = "-".join(str(n) for n in item.layer_sizes)
         lines += ["", f"{item.task}  ({sizes}; {validation_note(item)})"]
         marks = [f"{b}*" if evolved_steps and b > evolved_steps else str(b) for b in item.budgets]
-        lines.append("step".ljust(10) + "".join(f"{b:>18}" for b in marks))
+        lines.append("step".ljust(12) + "".join(f"{b:>{CELL}}" for b in marks))
+        ranked = standings(item)
         for name, table in item.learners().items():
-            lines.append(
-                name.ljust(10)
-                + "".join(f"{_cell(table[:, k]):>18}" for k in range(len(item.budgets)))
-            )
+            lines.append(name.ljust(12)
+                         + "".join(f"{iv.text():>{CELL}}" for iv in mean_intervals(table)))
             if name in item.sweeps:
                 rates = [_edge_marked(item.sweeps[name], b) for b in item.budgets]
-                lines.append("  lr".ljust(10) + "".join(f"{r:>18}" for r in rates))
-        cells = [f"{s.leader} +{s.margin:.3f}{'' if s.clear else ' ~'}" for s in standings(item)]
-        lines.append("ahead".ljust(10) + "".join(f"{c:>18}" for c in cells))
+                lines.append("  lr".ljust(12) + "".join(f"{r:>{CELL}}" for r in rates))
+                versus = [s.versus[name] for s in ranked]
+                lines.append("  blur −".ljust(12) + "".join(f"{v.text():>{CELL}}" for v in versus))
+                lines.append("  p".ljust(12) + "".join(f"{_paired_p(v):>{CELL}}" for v in versus))
+        lines.append("blur is".ljust(12) + "".join(f"{verdict_text(s):>{CELL}}" for s in ranked))
     lines += [
         "",
-        "ahead: best mean test accuracy and its margin over the next; '~' marks a "
-        "margin within one standard error (not a clear lead)"
+        f"accuracy: mean [{INTERVAL_METHOD}]",
+        "blur −: BLUR minus that baseline, mean over seeds [95% t interval]; p: "
+        f"{PAIRED_METHOD}",
+        "blur is: BLUR's verdict against the baseline with the best mean at that step"
         + (
             f"; * beyond the {evolved_steps} steps the genome was evolved for"
             if evolved_steps and max(results[0].budgets) > evolved_steps
@@ -98,12 +115,9 @@ def _edge_marked(sweep, budget: int) -> str:
     return _rate(rate) + ("!" if edge and len(sweep.rates) > 1 else "")
 
 
-class SweepAt(BaseModel):
+class SweepAt(AtStep):
     """A baseline's test accuracy at one budget, at the rate chosen for it."""
 
-    model_config = ConfigDict(extra="forbid")
-    mean: float
-    std: float
     rate: float
 
 
@@ -118,17 +132,35 @@ class SweepRecord(BaseModel):
     curve_rate: float
     curve_mean: list[float]
     curve_std: list[float]
+    curve_low: list[float]
+    curve_high: list[float]
+
+
+class PairedRecord(BaseModel):
+    """BLUR minus one baseline at one budget, paired by seed."""
+
+    model_config = ConfigDict(extra="forbid")
+    difference: float
+    low: float
+    high: float
+    p_value: float
+    verdict: str
 
 
 class StandingRecord(BaseModel):
-    """Who is ahead at one budget."""
+    """BLUR against the baselines at one budget: its verdict against the strongest baseline
+    (``rival``) and against each (``versus``); ``leader``: the best mean of all learners."""
 
     model_config = ConfigDict(extra="forbid")
     leader: str
-    runner_up: str
-    margin: float
-    clear: bool
+    rival: str
+    verdict: str
+    difference: float
+    low: float
+    high: float
+    p_value: float
     means: dict[str, float]
+    versus: dict[str, PairedRecord]
 
 
 class TaskComparisonRecord(TaskRecord):
@@ -153,16 +185,31 @@ RATE_CHOICE = ("best mean validation accuracy per step budget; validation exampl
 
 def sweep_record(sweep, budgets) -> SweepRecord:
     final = sweep.curve
+    curve = mean_intervals(final)
     return SweepRecord(
         rates=[float(r) for r in sweep.rates],
-        at_steps={str(b): SweepAt(mean=float(sweep.test[:, k].mean()),
-                                  std=float(sweep.test[:, k].std()), rate=sweep.rate_at(b))
+        at_steps={str(b): SweepAt(**at_step(sweep.test[:, k]).model_dump(), rate=sweep.rate_at(b))
                   for k, b in enumerate(budgets)},
         validation_mean=[[float(v) for v in row] for row in sweep.validation.mean(axis=0)],
         diverged=[int(d) for d in sweep.diverged],
         curve_rate=sweep.rate_at(budgets[-1]),
         curve_mean=[float(v) for v in final.mean(axis=0)],
-        curve_std=[float(v) for v in final.std(axis=0)])
+        curve_std=[float(v) for v in final.std(axis=0)],
+        curve_low=[iv.low for iv in curve], curve_high=[iv.high for iv in curve])
+
+
+def paired_record(paired: Paired) -> PairedRecord:
+    return PairedRecord(difference=paired.difference, low=paired.low, high=paired.high,
+                        p_value=paired.p_value, verdict=paired.verdict)
+
+
+def standing_record(standing: Standing) -> StandingRecord:
+    rival = standing.against_rival
+    return StandingRecord(
+        leader=standing.leader, rival=standing.rival, verdict=standing.verdict,
+        difference=rival.difference, low=rival.low, high=rival.high, p_value=rival.p_value,
+        means={name: iv.mean for name, iv in standing.intervals.items()},
+        versus={name: paired_record(p) for name, p in standing.versus.items()})
 
 
 def comparison_record(
@@ -172,17 +219,14 @@ def comparison_record(
     blur = evaluation_record(request, [item.blur for item in results], files)
     tasks = []
     for entry, item in zip(blur.tasks, results, strict=True):
-        learners = item.learners()
         tasks.append(TaskComparisonRecord(
             **entry.model_dump(),
             budgets=list(item.budgets),
             validation_examples=item.validation_examples,
             baselines={name: sweep_record(s, item.budgets) for name, s in item.sweeps.items()},
-            ahead={str(s.budget): StandingRecord(
-                leader=s.leader, runner_up=s.runner_up, margin=s.margin, clear=s.clear,
-                means={name: float(table[:, k].mean()) for name, table in learners.items()})
-                for k, s in enumerate(standings(item))}))
-    baselines = {**settings.model_dump(mode="json"), "rate_choice": RATE_CHOICE}
+            ahead={str(s.budget): standing_record(s) for s in standings(item)}))
+    baselines = {**settings.model_dump(mode="json"), "rate_choice": RATE_CHOICE,
+                 "paired_test": PAIRED_METHOD}
     return ComparisonRecord(**{**blur.model_dump(exclude={"tasks"}), "tasks": tasks,
                                "baselines": baselines})
 
@@ -237,12 +281,14 @@ def write_curves_csv(fh, results: list[TaskComparison], seeds: int) -> None:
             "step",
             "accuracy_mean",
             "accuracy_std",
+            "accuracy_low",
+            "accuracy_high",
             *[f"seed_{r}" for r in range(seeds)],
         ]
     )
     for item in results:
         for name, rate, chosen_for, curves in curve_rows(item):
-            for step in range(curves.shape[1]):
+            for step, interval in enumerate(mean_intervals(curves)):
                 column = curves[:, step]
                 writer.writerow(
                     [
@@ -253,14 +299,17 @@ def write_curves_csv(fh, results: list[TaskComparison], seeds: int) -> None:
                         step + 1,
                         f"{column.mean():.6f}",
                         f"{column.std():.6f}",
+                        f"{interval.low:.6f}",
+                        f"{interval.high:.6f}",
                         *[f"{v:.6f}" for v in column],
                     ]
                 )
 
 
 def plot_panel(ax, item: TaskComparison, evolved_steps: int | None = None) -> None:
-    """BLUR and each baseline (at the rate chosen for the last budget) with ±1 std bands;
-    dots mark each budget's test accuracy at the rate chosen for that budget."""
+    """BLUR and each baseline (at the rate chosen for the last budget) with bands of the 95%
+    t interval over seeds; dots mark each budget's test accuracy at the rate chosen for that
+    budget."""
     steps = np.arange(1, item.blur.curves.shape[1] + 1)
     curves = {
         "blur": item.blur.curves,
@@ -268,14 +317,14 @@ def plot_panel(ax, item: TaskComparison, evolved_steps: int | None = None) -> No
     }
     for name, curve in curves.items():
         colour = LEARNER_COLOURS.get(name)
-        mean, std = curve.mean(axis=0), curve.std(axis=0)
+        mean, low, high = interval_band(curve)
         label = (
             name
             if name == "blur"
             else (f"{name} (lr {_rate(item.sweeps[name].rate_at(item.budgets[-1]))})")
         )
         ax.plot(steps, mean, color=colour, label=label, lw=1.6 if name == "blur" else 1.1)
-        ax.fill_between(steps, mean - std, mean + std, color=colour, alpha=0.15, lw=0)
+        ax.fill_between(steps, low, high, color=colour, alpha=0.15, lw=0)
         if name in item.sweeps:
             ax.plot(item.budgets, item.sweeps[name].test.mean(axis=0), "o", ms=3, color=colour)
     if evolved_steps and evolved_steps < steps[-1]:
@@ -303,5 +352,6 @@ def plot_comparison(
         plot_panel(ax, item, evolved_steps)
         sizes = "-".join(str(n) for n in item.layer_sizes)
         ax.set_title(f"{item.task} ({sizes})", fontsize=9)
-    fig.suptitle(f"{title}; dots: test accuracy at each step's own best rate", fontsize=9)
+    fig.suptitle(f"{title}; bands: 95% t interval; dots: test accuracy at each step's own best "
+                 "rate", fontsize=9)
     return save_figure(fig, path)

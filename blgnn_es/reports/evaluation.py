@@ -9,6 +9,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from blgnn_es.baselines.stats import INTERVAL_METHOD, mean_interval, mean_intervals
 from blgnn_es.fileio import atomic_write
 from blgnn_es.reports.figures import pyplot, save_figure
 
@@ -16,45 +17,59 @@ EVALUATION_SCHEMA = 1
 
 
 def write_evaluation(request, results, out_dir: str | Path) -> dict[str, str]:
-    """curve.csv (task, step, mean, std, one column per seed) and curve.png."""
+    """curve.csv (task, step, mean, std, 95% t interval, one column per seed) and curve.png
+    (mean and 95% t interval band)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, png_path = out_dir / "curve.csv", out_dir / "curve.png"
 
     def write_csv(fh) -> None:
         writer = csv.writer(fh)
-        writer.writerow(["task", "step", "accuracy_mean", "accuracy_std",
-                         *[f"seed_{r}" for r in range(request.seeds)]])
+        writer.writerow(["task", "step", "accuracy_mean", "accuracy_std", "accuracy_low",
+                         "accuracy_high", *[f"seed_{r}" for r in range(request.seeds)]])
         for item in results:
-            for step in range(item.curves.shape[1]):
+            for step, interval in enumerate(mean_intervals(item.curves)):
                 column = item.curves[:, step]
                 writer.writerow([item.task, step + 1, f"{column.mean():.6f}",
-                                 f"{column.std():.6f}", *[f"{v:.6f}" for v in column]])
+                                 f"{column.std():.6f}", f"{interval.low:.6f}",
+                                 f"{interval.high:.6f}", *[f"{v:.6f}" for v in column]])
 
     atomic_write(csv_path, write_csv)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for item in results:
         steps = np.arange(1, item.curves.shape[1] + 1)
-        mean, std = item.curves.mean(axis=0), item.curves.std(axis=0)
+        mean, low, high = interval_band(item.curves)
         ax.plot(steps, mean, marker=".", label=item.task)
-        ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
+        ax.fill_between(steps, low, high, alpha=0.2)
     ax.set_xlabel("learning step")
     ax.set_ylabel("held-out accuracy")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(f"{Path(request.genome_path).name}: {request.seeds} seeds per task", fontsize=9)
+    ax.set_title(f"{Path(request.genome_path).name}: {request.seeds} seeds per task; "
+                 "band: 95% t interval", fontsize=9)
     save_figure(fig, png_path)
     return {"csv": str(csv_path), "png": str(png_path)}
 
 
+def interval_band(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and 95% t interval of (seeds, steps) curves, step by step (no band: one seed)."""
+    intervals = mean_intervals(curves)
+    mean = np.array([iv.mean for iv in intervals])
+    low = np.array([iv.low for iv in intervals])
+    high = np.array([iv.high for iv in intervals])
+    return mean, np.where(np.isnan(low), mean, low), np.where(np.isnan(high), mean, high)
+
+
 class AtStep(BaseModel):
-    """Accuracy over seeds after one step."""
+    """Accuracy over seeds after one step: mean, std (ddof 0) and the 95% t interval."""
 
     model_config = ConfigDict(extra="forbid")
     mean: float
     std: float
+    low: float
+    high: float
 
 
 class TaskRecord(BaseModel):
@@ -65,11 +80,15 @@ class TaskRecord(BaseModel):
     layer_sizes: list[int]
     accuracy_mean: float
     accuracy_std: float
+    accuracy_low: float
+    accuracy_high: float
     accuracies: list[float]
     diverged: int
     at_steps: dict[str, AtStep]
     curve_mean: list[float]
     curve_std: list[float]
+    curve_low: list[float]
+    curve_high: list[float]
 
 
 class UnrollRecord(BaseModel):
@@ -91,21 +110,31 @@ class EvaluationRecord(BaseModel):
     unroll: UnrollRecord
     seeds: int
     seed: int
+    interval: str = INTERVAL_METHOD
     tasks: list[TaskRecord]
     files: dict[str, str]
 
 
+def at_step(values: np.ndarray) -> AtStep:
+    """Mean, std and 95% t interval of one step's accuracies over seeds."""
+    interval = mean_interval(values)
+    return AtStep(mean=interval.mean, std=float(np.std(values)), low=interval.low,
+                  high=interval.high)
+
+
 def task_record(request, item) -> TaskRecord:
     """One task's accuracies and curves, summarised over seeds."""
+    final = mean_interval(item.accuracies)
+    curve = mean_intervals(item.curves)
     return TaskRecord(
         task=item.task, layer_sizes=list(item.layer_sizes),
         accuracy_mean=float(item.accuracies.mean()), accuracy_std=float(item.accuracies.std()),
+        accuracy_low=final.low, accuracy_high=final.high,
         accuracies=[float(v) for v in item.accuracies], diverged=item.diverged,
-        at_steps={str(step): AtStep(mean=float(item.curves[:, step - 1].mean()),
-                                    std=float(item.curves[:, step - 1].std()))
-                  for step in request.at_steps},
+        at_steps={str(step): at_step(item.curves[:, step - 1]) for step in request.at_steps},
         curve_mean=[float(v) for v in item.curves.mean(axis=0)],
-        curve_std=[float(v) for v in item.curves.std(axis=0)])
+        curve_std=[float(v) for v in item.curves.std(axis=0)],
+        curve_low=[iv.low for iv in curve], curve_high=[iv.high for iv in curve])
 
 
 def evaluation_record(request, results, files: dict[str, str]) -> EvaluationRecord:
@@ -119,16 +148,17 @@ def evaluation_record(request, results, files: dict[str, str]) -> EvaluationReco
 
 
 def evaluation_table(request, results) -> str:
-    """Accuracy mean ± std over seeds at the chosen steps and at the last step, per task."""
+    """Accuracy mean [95% t interval] over seeds at the chosen steps and the last, per task."""
     steps = [*request.at_steps, request.steps]
     width = max(12, *(len(item.task) for item in results)) + 2
-    header = "task".ljust(width) + "".join(f"step {s}".rjust(16) for s in steps) + "  diverged"
+    header = "task".ljust(width) + "".join(f"step {s}".rjust(25) for s in steps) + "  diverged"
     lines = [f"{request.genome_path}: {request.seeds} fresh networks per task, "
-             f"{request.steps} steps of batch {request.batch}", header]
+             f"{request.steps} steps of batch {request.batch}; accuracy mean [{INTERVAL_METHOD}]",
+             header]
     for item in results:
         cells = []
         for step in steps:
             column = item.curves[:, step - 1] if step < request.steps else item.accuracies
-            cells.append(f"{column.mean():.4f} ± {column.std():.4f}".rjust(16))
+            cells.append(mean_interval(column).text().rjust(25))
         lines.append(item.task.ljust(width) + "".join(cells) + f"  {item.diverged:>8}")
     return "\n".join(lines)

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from blgnn_es.baselines.comparison import standings
+from blgnn_es.baselines.stats import INTERVAL_METHOD, PAIRED_METHOD
 from blgnn_es.baselines.study import Cell
 from blgnn_es.config.study import StudySettings
 from blgnn_es.fileio import atomic_write, atomic_write_text
-from blgnn_es.reports.comparison import plot_panel
+from blgnn_es.reports.comparison import plot_panel, verdict_text
 from blgnn_es.reports.figures import pyplot, save_figure
 from blgnn_es.reports.tables import markdown_table
 
@@ -22,7 +23,9 @@ def slug(task: str) -> str:
 
 
 def table_rows(cells: list[Cell], optimizers: tuple[str, ...]) -> list[dict[str, Any]]:
-    """One row per genome, architecture and budget: every learner's mean, std (and rate)."""
+    """One row per genome, architecture and budget: every learner's mean, std, 95% t
+    interval (and rate); BLUR minus each baseline paired by seed (difference, interval,
+    p-value, verdict); BLUR's verdict against the strongest baseline (``rival``)."""
     rows = []
     for cell in cells:
         item = cell.comparison
@@ -35,15 +38,25 @@ def table_rows(cells: list[Cell], optimizers: tuple[str, ...]) -> list[dict[str,
                 "step": budget,
                 "beyond_evolved": bool(cell.evolved_steps and budget > cell.evolved_steps),
             }
+            standing = lead.get(budget)
             for name, table in learners.items():
                 row[f"{name}_mean"] = float(table[:, k].mean())
                 row[f"{name}_std"] = float(table[:, k].std())
+                if standing:
+                    row[f"{name}_low"] = standing.intervals[name].low
+                    row[f"{name}_high"] = standing.intervals[name].high
                 if name in item.sweeps:
                     row[f"{name}_rate"] = item.sweeps[name].rate_at(budget)
-            standing = lead.get(budget)
-            row["ahead"] = standing.leader if standing else ""
-            row["margin"] = standing.margin if standing else 0.0
-            row["clear"] = standing.clear if standing else False
+                if standing and name in standing.versus:
+                    paired = standing.versus[name]
+                    row[f"blur_minus_{name}"] = paired.difference
+                    row[f"blur_minus_{name}_low"] = paired.low
+                    row[f"blur_minus_{name}_high"] = paired.high
+                    row[f"blur_vs_{name}_p"] = paired.p_value
+                    row[f"blur_vs_{name}"] = paired.verdict
+            row["rival"] = standing.rival if standing else ""
+            row["verdict"] = standing.verdict if standing else ""
+            row["ahead"] = verdict_text(standing) if standing else ""
             rows.append(row)
     return rows
 
@@ -53,15 +66,16 @@ def study_markdown(task: str, rows: list[dict[str, Any]], settings: StudySetting
     names = ["blur", *settings.baselines.optimizers]
     rates = settings.baselines.rates
     edges = {min(rates), max(rates)} if len(rates) > 1 else set()
-    header = ["genome", "layers", "step", *names, "ahead"]
+    header = ["genome", "layers", "step", *names, "blur is"]
     lines = [
         f"# {task}",
         "",
-        f"Test accuracy, mean ± std over {settings.seeds} seeds. Baselines at the "
-        "learning rate with the best validation accuracy for that step, chosen on "
+        f"Test accuracy over {settings.seeds} seeds: mean [{INTERVAL_METHOD}]. Baselines "
+        "at the learning rate with the best validation accuracy for that step, chosen on "
         "examples held out from the training data (never the test split); the rate is "
-        "in brackets, '!' when it is the edge of the swept range. Steps marked * lie "
-        "beyond the genome's evolved unroll. '~' marks a lead within one standard error.",
+        "in brackets, '!' when it is the edge of the swept range, then BLUR's verdict "
+        f"against that baseline ({PAIRED_METHOD}). 'blur is': against the baseline with the "
+        "best mean. Steps marked * lie beyond the genome's evolved unroll.",
         "",
     ]
     table = []
@@ -72,12 +86,17 @@ def study_markdown(task: str, rows: list[dict[str, Any]], settings: StudySetting
             f"{row['step']}{'*' if row['beyond_evolved'] else ''}",
         ]
         for name in names:
-            cell = f"{row[f'{name}_mean']:.4f} ± {row[f'{name}_std']:.4f}"
+            cell = f"{row[f'{name}_mean']:.4f}"
+            if f"{name}_low" in row:
+                cell += f" [{row[f'{name}_low']:.4f}, {row[f'{name}_high']:.4f}]"
             if f"{name}_rate" in row:
                 rate = row[f"{name}_rate"]
                 cell += f" ({rate:.3g}{'!' if rate in edges else ''})"
+            if f"blur_vs_{name}" in row:
+                cell += (f" blur {row[f'blur_minus_{name}']:+.3f}, p={row[f'blur_vs_{name}_p']:.2g}"
+                         f" {row[f'blur_vs_{name}']}")
             cells.append(cell)
-        cells.append(f"{row['ahead']} +{row['margin']:.3f}{'' if row['clear'] else ' ~'}")
+        cells.append(row["ahead"])
         table.append(cells)
     return "\n".join([*lines, markdown_table(header, table)]) + "\n"
 
@@ -111,6 +130,8 @@ def write_study(settings: StudySettings, cells: dict[str, list[Cell]], out_dir: 
                 "seed": settings.seed,
                 "genomes": {g.label: str(g.path) for g in settings.genomes},
                 "budgets": list(settings.budgets),
+                "interval": INTERVAL_METHOD,
+                "paired_test": PAIRED_METHOD,
                 "tasks": everything,
             },
             indent=1,
@@ -139,5 +160,6 @@ def plot_task(task: str, cells: list[Cell], settings: StudySettings, path: Path)
             plot_panel(ax, cell.comparison, cell.evolved_steps)
             sizes = "-".join(map(str, cell.comparison.layer_sizes))
             ax.set_title(f"{genome}: {sizes}", fontsize=9)
-    fig.suptitle(f"{task}: {settings.seeds} seeds; dots: each step's own best rate", fontsize=10)
+    fig.suptitle(f"{task}: {settings.seeds} seeds; bands: 95% t interval; dots: each step's own "
+                 "best rate", fontsize=10)
     return save_figure(fig, path)
