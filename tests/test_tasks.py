@@ -14,9 +14,10 @@ from blgnn_es.tasks import (
     load_task,
     parse_task_spec,
 )
-from blgnn_es.tasks.toy import TEST_POINTS, TOY_RULES
+from blgnn_es.tasks.toy import PAPER_TASKS, TEST_POINTS, TOY_RULES
 
 TOY_FAMILIES = sorted(TOY_RULES)
+PAPER_FAMILIES = sorted(PAPER_TASKS)
 
 
 # --- spec strings and tables ----------------------------------------------------------------
@@ -34,6 +35,8 @@ TOY_FAMILIES = sorted(TOY_RULES)
         ("fashion-mnist:classes=7,5,6,8,permute_labels=1", "fashion-mnist:classes=5-8,"
          "permute_labels=true"),
         ("digits:classes=0,1,2,5,standardize=true", "digits:classes=0-2,5,standardize=true"),
+        ("PAPER-Circles", "paper-circles"),
+        ("paper-blobs5:noise=0.10", "paper-blobs5:noise=0.1"),
         ("file:data/my.npz", "file:data/my.npz"),
         ("file:data/a,b.csv,test_fraction=0.3", "file:data/a,b.csv,test_fraction=0.3"),
     ],
@@ -100,11 +103,13 @@ def test_bad_option_values_are_config_errors(text, problem):
 
 def test_list_task_families_covers_every_family_with_defaults():
     families = {info.name: info for info in list_task_families()}
-    assert set(TOY_FAMILIES) | {"mnist", "fashion-mnist", "digits", "file"} == set(families)
+    assert set(TOY_FAMILIES) | set(PAPER_FAMILIES) | {"mnist", "fashion-mnist", "digits",
+                                                      "file"} == set(families)
     name, kind, options, shapes = families["mnist"]
     assert (kind, options["resolution"], options["classes"]) == ("image", 28, None)
     assert "784" in shapes
     assert families["xor"].options == {"noise": 0.0, "rotate": True}
+    assert families["paper-xor"].options == {"noise": 0.0}  # fixed rules: nothing to rotate
     assert families["digits"].options["resolution"] == 8
 
 
@@ -182,6 +187,79 @@ def test_noise_flips_training_labels_only(family):
     assert np.array_equal(x, x_clean)
     assert abs(np.mean(y_noisy != y_clean) - 0.2) < 0.02
     assert np.array_equal(noisy.test_split()[1], clean.test_split()[1])
+
+
+# --- the authors' func2d tasks -------------------------------------------------------------
+
+PAPER_DEFINITIONS = {  # func2d.py, written out again from the paper's code
+    "paper-xor": lambda a, b: np.sign(a * b) == 1,
+    "paper-nxor": lambda a, b: -np.sign(a * b) == 1,
+    "paper-and": lambda a, b: np.logical_and(a > 0, b > 0),
+    "paper-or": lambda a, b: np.logical_or(a > 0, b > 0),
+    "paper-qand": lambda a, b: np.logical_and(a < 0, b > 0),
+    "paper-cross": lambda a, b: (np.abs(a) < 0.3) | (np.abs(b) < 0.3),
+    "paper-triangle": lambda a, b: (a + b < 1) & (-a + b < 1) & (b > -0.5),
+    "paper-pie-slice": lambda a, b: (-0.78 <= np.arctan2(b, a)) & (np.arctan2(b, a) <= 0.78),
+}
+
+
+@pytest.mark.parametrize("family", sorted(PAPER_DEFINITIONS))
+def test_paper_labels_follow_their_definition_on_uniform_inputs(family):
+    for seed in (0, 7):
+        task = load_task(family, seed)
+        x, y = task.sample_train(np.random.default_rng(seed), 5000)
+        assert x.min() >= -1 and x.max() <= 1 and abs(x.mean()) < 0.05  # uniform on the square
+        np.testing.assert_array_equal(y, PAPER_DEFINITIONS[family](x[:, 0], x[:, 1]))
+    probes = np.array([[0.5, 0.5], [-0.5, 0.5], [-0.5, -0.5], [0.5, -0.5], [0.0, 0.9],
+                       [0.8, 0.1], [0.1, -0.7]], dtype=np.float32)
+    assert load_task(family).rule(probes).tolist() == {
+        "paper-xor": [1, 0, 1, 0, 0, 1, 0], "paper-nxor": [0, 1, 0, 1, 0, 0, 1],
+        "paper-and": [1, 0, 0, 0, 0, 1, 0], "paper-or": [1, 1, 0, 1, 1, 1, 1],
+        "paper-qand": [0, 1, 0, 0, 0, 0, 0], "paper-cross": [0, 0, 0, 0, 1, 1, 1],
+        "paper-triangle": [0, 0, 0, 0, 1, 1, 0], "paper-pie-slice": [0, 0, 0, 0, 0, 1, 0],
+    }[family]
+
+
+def test_paper_tasks_keep_their_imbalance():
+    shares = {family: load_task(family).test_split()[1].mean() for family in PAPER_DEFINITIONS}
+    assert abs(shares["paper-and"] - 0.25) < 0.03 and abs(shares["paper-or"] - 0.75) < 0.03
+    assert abs(shares["paper-pie-slice"] - 0.25) < 0.03  # [-0.78, 0.78] of the square: 0.2495
+
+
+def test_paper_circle_is_drawn_from_the_task_seed():
+    def inside(seed):
+        return load_task("paper-circles", seed).sample_test(np.random.default_rng(3), 4000)
+
+    (x, first), (_, again), (_, other) = inside(4), inside(4), inside(5)
+    assert np.array_equal(first, again) and np.mean(first != other) > 0.01
+    for seed in range(20):  # every circle: a centre in the square and a radius in [0.2, 0.7]
+        x, y = load_task("paper-circles", seed).sample_test(np.random.default_rng(0), 20_000)
+        area = y.mean() * 4  # an upper bound on pi r^2 (part of the disc may lie outside)
+        assert 0 < area <= np.pi * 0.7**2 + 0.05
+        inner = x[y == 1]
+        centre, reach = inner.mean(axis=0), np.hypot(*(inner - inner.mean(axis=0)).T).max()
+        assert np.all(np.abs(centre) <= 1) and reach <= 2 * 0.7 + 0.01
+
+
+def test_paper_moons_and_blobs_are_drawn_around_their_shapes():
+    moons = load_task("paper-two-moons", 0)
+    x, y = moons.sample_train(np.random.default_rng(1), 20_000)
+    assert abs(y.mean() - 0.5) < 0.02
+    # undo func2d's rescaling: the outer moon is the upper unit half circle, noise std 0.1
+    raw = np.stack([(x[:, 0] + 1) * 1.5 - 1, (x[:, 1] + 1) * 0.75 - 0.5], axis=1)
+    outer = raw[y == 0]
+    assert abs(np.hypot(*outer.T).mean() - 1) < 0.02 and outer[:, 1].mean() > 0.5
+    inner = raw[y == 1] - [1.0, 0.5]
+    assert abs(np.hypot(*inner.T).mean() - 1) < 0.02 and inner[:, 1].mean() < -0.5
+    blobs = load_task("paper-blobs5", 2)
+    x, y = blobs.sample_train(np.random.default_rng(1), 5000)
+    assert blobs.n_classes == 5 and np.bincount(y).tolist() == [1000] * 5
+    for label in range(5):
+        points = x[y == label]
+        assert np.all(np.abs(points.mean(axis=0)) <= 1.01)
+        assert np.allclose(points.std(axis=0), 0.1, atol=0.01)
+    other = load_task("paper-blobs5", 3).sample_train(np.random.default_rng(1), 5000)[0]
+    assert not np.allclose(x, other)
 
 
 def test_load_task_rejects_bad_seeds():

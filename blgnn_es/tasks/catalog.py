@@ -63,6 +63,13 @@ def _toy(name: str, summary: str, n_classes: int = 2) -> Family:
     return Family(name, "toy", _TOY_OPTIONS, summary, f"2 -> {n_classes} classes ({outputs})")
 
 
+def _paper(name: str, summary: str, n_classes: int = 2) -> Family:
+    """One of the BLUR authors' func2d tasks (toy.py PAPER_TASKS): only `noise` applies."""
+    outputs = "1 output" if n_classes == 2 else f"{n_classes} outputs"
+    return Family(name, "toy", _TOY_OPTIONS[:1], f"paper's func2d: {summary}",
+                  f"2 -> {n_classes} classes ({outputs})")
+
+
 def _images(name: str, side: int, summary: str) -> Family:
     shapes = f"{side * side} ({side}x{side}) -> 10 classes"
     return Family(name, "image", _image_options(side), summary, shapes)
@@ -82,6 +89,19 @@ FAMILIES: dict[str, Family] = {
         _toy("triangle", "inside vs outside an equilateral triangle of half the area"),
         _toy("pie-slice", "inside vs outside an angular sector of half the area"),
         _toy("blobs5", "most likely of five Gaussian blobs, priors set for equal shares", 5),
+        _paper("paper-xor", "label 1 where sign(x0 x1) = +1 (unbalanced as drawn)"),
+        _paper("paper-nxor", "label 1 where x0 x1 < 0"),
+        _paper("paper-and", "x0 > 0 and x1 > 0 (1:3)"),
+        _paper("paper-or", "x0 > 0 or x1 > 0 (3:1)"),
+        _paper("paper-qand", "x0 < 0 and x1 > 0 (1:3)"),
+        _paper("paper-two-moons", "make_moons (noise 0.1) rescaled into [-1, 1]^2"),
+        _paper("paper-circles", "inside a circle: centre in [-1, 1]^2, radius 0.2-0.7 from "
+               "the task seed"),
+        _paper("paper-cross", "|x0| < 0.3 or |x1| < 0.3"),
+        _paper("paper-triangle", "x0 + x1 < 1, x1 - x0 < 1, x1 > -0.5"),
+        _paper("paper-pie-slice", "atan2(x1, x0) in [-0.78, 0.78]"),
+        _paper("paper-blobs5", "five Gaussian blobs of std 0.1, centres in [-1, 1]^2 from the "
+               "task seed", 5),
         _images("mnist", 28, "MNIST handwritten digits (idx files, 60,000 / 10,000)"),
         _images("fashion-mnist", 28, "Fashion-MNIST clothing (idx files, 60,000 / 10,000)"),
         _images("digits", 8, "scikit-learn's 8x8 digits (1,797 images, 20 % held out)"),

@@ -22,6 +22,10 @@ calibration sample of the task's own uniform inputs so that each class gets an e
 Options: `noise` flips training labels (to another class) with that probability; test
 labels stay clean, so accuracy measures how well the rule itself was learned. `rotate=false`
 keeps each rule axis-aligned: the seed still picks a quarter turn, the position and the size.
+
+The `paper-*` families are the BLUR authors' own 2-D tasks, as their `func2d` generators
+define them (Sandler et al. 2021, code: google-research/blur/data/func2d.py): fixed rules,
+not rotated, not balanced (labels fall as the uniform inputs do), see :data:`PAPER_TASKS`.
 """
 
 from collections.abc import Callable
@@ -32,13 +36,14 @@ from .seeds import seed_sequence
 from .spec import TaskSpec
 from .task import Task
 
-__all__ = ["TOY_RULES", "ToyTask", "build_toy_task", "uniform_inputs"]
+__all__ = ["PAPER_TASKS", "TOY_RULES", "ToyTask", "build_toy_task", "uniform_inputs"]
 
 CALIBRATION_POINTS = 20_000
 TEST_POINTS = 2_000
 
 LabelRule = Callable[[np.ndarray], np.ndarray]
 RuleBuilder = Callable[[np.random.Generator, bool, np.ndarray], LabelRule]
+Sampler = Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]]
 
 
 def uniform_inputs(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -49,20 +54,24 @@ def uniform_inputs(rng: np.random.Generator, n: int) -> np.ndarray:
 class ToyTask(Task):
     """One task of a toy family: unlimited fresh samples, a fixed test sample."""
 
-    def __init__(self, name: str, rule: LabelRule, n_classes: int, noise: float,
-                 test_seed: np.random.SeedSequence) -> None:
+    def __init__(self, name: str, rule: LabelRule | None, n_classes: int, noise: float,
+                 test_seed: np.random.SeedSequence, sampler: Sampler | None = None) -> None:
         self.name = name
         self.kind = "toy"
         self.n_inputs = 2
         self.n_classes = n_classes
-        self.rule = rule
+        self.rule = rule  # None when the inputs are not uniform (``sampler`` draws both)
         self.noise = noise
+        self._sampler = sampler or self._uniform
         self._test_seed = test_seed
         self._test: tuple[np.ndarray, np.ndarray] | None = None
 
-    def sample_train(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def _uniform(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         x = uniform_inputs(rng, n)
-        y = self.rule(x)
+        return x, self.rule(x)
+
+    def sample_train(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        x, y = self._sampler(rng, n)
         if self.noise > 0:
             flip = rng.random(n) < self.noise
             shift = rng.integers(1, self.n_classes, size=n, dtype=np.int32)
@@ -70,8 +79,7 @@ class ToyTask(Task):
         return x, y
 
     def sample_test(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-        x = uniform_inputs(rng, n)
-        return x, self.rule(x)
+        return self._sampler(rng, n)
 
     def test_split(self) -> tuple[np.ndarray, np.ndarray]:
         """TEST_POINTS clean samples fixed by the task seed."""
@@ -87,10 +95,14 @@ def build_toy_task(spec: TaskSpec, seed: int) -> ToyTask:
     the same seed are unrelated draws."""
     geometry_seed, test_seed = seed_sequence(seed, spec.name).spawn(2)
     rng = np.random.default_rng(geometry_seed)
+    noise = float(spec.options["noise"])
+    if spec.name in PAPER_TASKS:
+        rule, sampler, n_classes = PAPER_TASKS[spec.name](rng)
+        return ToyTask(str(spec), rule, n_classes, noise, test_seed, sampler)
     calibration = uniform_inputs(rng, CALIBRATION_POINTS)
     rule = TOY_RULES[spec.name](rng, bool(spec.options["rotate"]), calibration)
     n_classes = 5 if spec.name == "blobs5" else 2
-    return ToyTask(str(spec), rule, n_classes, float(spec.options["noise"]), test_seed)
+    return ToyTask(str(spec), rule, n_classes, noise, test_seed)
 
 
 # --- geometry helpers -------------------------------------------------------------------
@@ -291,3 +303,91 @@ TOY_RULES: dict[str, RuleBuilder] = {
     "pie-slice": _pie_slice,
     "blobs5": _blobs5,
 }
+
+
+# --- the authors' own tasks (func2d) ---------------------------------------------------------
+# Each builder takes the task's geometry Generator and returns (rule on uniform inputs or
+# None, sampler of (x, y) or None, classes). Binary labels: the paper's +1 is class 1.
+
+PaperTask = tuple[LabelRule | None, Sampler | None, int]
+PAPER_MOON_NOISE = 0.1  # func2d.two_moon: make_moons(noise=0.1)
+PAPER_BLOB_STD = 0.1  # func2d.blobs: make_blobs(cluster_std=0.1, center_box=[-1, 1])
+PAPER_BLOBS = 5
+PAPER_CROSS_WIDTH = 0.3  # func2d.cross: |x_i| < 0.3
+PAPER_SLICE = (-0.78, 0.78)  # func2d.angular_slice: atan2(x1, x0) in [-0.78, 0.78]
+
+
+def _fixed(rule: Callable[[np.ndarray, np.ndarray], np.ndarray]
+           ) -> Callable[[np.random.Generator], PaperTask]:
+    """A rule of (x0, x1) with nothing drawn from the task seed."""
+
+    def build(rng: np.random.Generator) -> PaperTask:
+        return (lambda x: rule(x[:, 0], x[:, 1]).astype(np.int32)), None, 2
+
+    return build
+
+
+def _paper_circle(rng: np.random.Generator) -> PaperTask:
+    """func2d.circ: inside a circle, centre uniform in [-1, 1]^2, radius uniform in
+    [0.2, 0.7], both from the task seed."""
+    centre = rng.uniform(-1.0, 1.0, size=2)
+    radius = rng.uniform(0.2, 0.7)
+
+    def rule(x: np.ndarray) -> np.ndarray:
+        return (np.hypot(x[:, 0] - centre[0], x[:, 1] - centre[1]) < radius).astype(np.int32)
+
+    return rule, None, 2
+
+
+def _paper_moons(rng: np.random.Generator) -> PaperTask:
+    """func2d.two_moon: scikit-learn's make_moons (outer half circle (cos t, sin t) is class
+    0, inner (1 - cos t, 0.5 - sin t) class 1, t in [0, pi], Gaussian noise 0.1), each class
+    half the draws, mapped by x0 -> (x0 + 1) 2/3 - 1, x1 -> (x1 + 0.5) 2/1.5 - 1. make_moons
+    spaces t evenly and func2d keeps a random third of 3n points; t uniform is that limit."""
+
+    def sample(draw: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = draw.integers(0, 2, size=n).astype(np.int32)
+        t = draw.uniform(0.0, np.pi, size=n)
+        x = np.where(labels[:, None] == 0,
+                     np.stack([np.cos(t), np.sin(t)], axis=1),
+                     np.stack([1.0 - np.cos(t), 0.5 - np.sin(t)], axis=1))
+        x = x + draw.normal(0.0, PAPER_MOON_NOISE, size=(n, 2))
+        x = np.stack([(x[:, 0] + 1.0) * 2.0 / 3.0 - 1.0, (x[:, 1] + 0.5) * 2.0 / 1.5 - 1.0],
+                     axis=1)
+        return np.ascontiguousarray(x, dtype=np.float32), labels
+
+    return None, sample, 2
+
+
+def _paper_blobs(rng: np.random.Generator) -> PaperTask:
+    """func2d.blobs: make_blobs with 5 centres uniform in [-1, 1]^2 (from the task seed; the
+    paper's code draws them from its seed argument) and standard deviation 0.1; as in
+    make_blobs, each draw splits its points evenly over the classes (the first n mod 5
+    classes get one more), in random order."""
+    centres = rng.uniform(-1.0, 1.0, size=(PAPER_BLOBS, 2))
+
+    def sample(draw: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = draw.permutation(np.arange(n) % PAPER_BLOBS).astype(np.int32)
+        x = centres[labels] + draw.normal(0.0, PAPER_BLOB_STD, size=(n, 2))
+        return np.ascontiguousarray(x, dtype=np.float32), labels
+
+    return None, sample, PAPER_BLOBS
+
+
+PAPER_TASKS: dict[str, Callable[[np.random.Generator], PaperTask]] = {
+    "paper-xor": _fixed(lambda a, b: a * b > 0),  # sign(x0 x1) = +1
+    "paper-nxor": _fixed(lambda a, b: a * b < 0),
+    "paper-and": _fixed(lambda a, b: (a > 0) & (b > 0)),
+    "paper-or": _fixed(lambda a, b: (a > 0) | (b > 0)),
+    "paper-qand": _fixed(lambda a, b: (a < 0) & (b > 0)),
+    "paper-two-moons": _paper_moons,
+    "paper-circles": _paper_circle,
+    "paper-cross": _fixed(lambda a, b: (np.abs(a) < PAPER_CROSS_WIDTH)
+                          | (np.abs(b) < PAPER_CROSS_WIDTH)),
+    "paper-triangle": _fixed(lambda a, b: (a + b < 1) & (b - a < 1) & (b > -0.5)),
+    "paper-pie-slice": _fixed(lambda a, b: (np.arctan2(b, a) >= PAPER_SLICE[0])
+                              & (np.arctan2(b, a) <= PAPER_SLICE[1])),
+    "paper-blobs5": _paper_blobs,
+}
+"""The authors' func2d tasks: inputs uniform in [-1, 1]^2 (two-moons and blobs5: drawn
+around their shapes), unbalanced as they fall."""
