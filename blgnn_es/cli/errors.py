@@ -1,7 +1,9 @@
 """One error policy for every command: our errors become one-line messages.
 
-ConfigError (bad input the user can fix in a config, flag or file) exits with code 2;
-any other BlgnnError with code 1.
+``Error: <message>`` on stderr, no traceback. ConfigError (bad input the user can fix in a
+config, flag or file) exits with code 2; any other BlgnnError, and an OSError that reached
+the command (a read-only folder, a full disk), with code 1. Only click's own usage errors
+(an unknown flag, a bad flag value) print the "Usage: ... Try --help" banner.
 """
 
 from __future__ import annotations
@@ -12,19 +14,47 @@ from typing import Any
 
 import click
 
-from blgnn_es.errors import BlgnnError, ConfigError
+from blgnn_es.errors import BlgnnError, ConfigError, os_error_text
+
+CONFIG_EXIT = 2
+ERROR_EXIT = 1
+
+
+class CommandError(click.ClickException):
+    """``Error: <message>`` and an exit code, without the usage banner."""
+
+    def __init__(self, message: str, exit_code: int = ERROR_EXIT) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def error_message(err: BaseException) -> tuple[str, int]:
+    """(one-line message, exit code) of an error a command did not handle."""
+    if isinstance(err, ConfigError):
+        return str(err), CONFIG_EXIT
+    if isinstance(err, BlgnnError):
+        return str(err), ERROR_EXIT
+    if isinstance(err, OSError):
+        return os_error_text(err), ERROR_EXIT
+    if isinstance(err, UnicodeDecodeError):
+        return f"a file is not UTF-8 text ({err})", ERROR_EXIT
+    if isinstance(err, EOFError):
+        return f"a file ended early ({err or 'no data'})", ERROR_EXIT
+    raise err
 
 
 def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn our own errors into one-line messages (exit 2 for config errors, 1 otherwise)."""
+    """Turn our own errors (and I/O failures) into one-line messages: exit 2 for config
+    errors, 1 otherwise."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except ConfigError as err:
-            raise click.UsageError(str(err)) from None
-        except BlgnnError as err:
-            raise click.ClickException(str(err)) from None
+        except click.ClickException:
+            raise
+        except (BlgnnError, OSError, UnicodeDecodeError, EOFError) as err:
+            message, code = error_message(err)
+            raise CommandError(message, code) from None
 
     return wrapper

@@ -11,14 +11,15 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from blgnn_es.cli.errors import friendly_errors
+from blgnn_es.cli.errors import CommandError, error_message, friendly_errors
 from blgnn_es.config.settings import Config
-from blgnn_es.errors import ConfigError
+from blgnn_es.errors import BlgnnError, ConfigError
 from blgnn_es.es import session
 from blgnn_es.es.driver import PREEMPTED, progress_line
 from blgnn_es.es.driver import evolve as run_evolution
 from blgnn_es.es.preemption import PREEMPTED_EXIT_CODE, Preempted, Preemption
 from blgnn_es.es.records import MetricsLine, RunState
+from blgnn_es.es.rundir import RunDir
 from blgnn_es.parallel.backends import make_backend
 
 
@@ -49,7 +50,11 @@ def _named_overrides(name, seed, workers, max_generations, out_dir, backend=None
               help="Folder of run directories (run.out_dir).")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where MNIST-like data lives (tasks.data_dir).")
-@click.option("--force", is_flag=True, help="Replace an existing run directory.")
+@click.option("--force", is_flag=True, help="Replace an existing run directory (with --resume: "
+              "start that run again from generation 0).")
+@click.option("--check", "check_only", is_flag=True,
+              help="Print the resolved config and the estimated checkpoint size and "
+                   "generation time, then exit (writes nothing).")
 @click.option("--backend", type=click.Choice(["loky", "serial", "dask"]),
               help="parallel.backend.")
 @click.option("--scheduler", metavar="tcp://HOST:PORT",
@@ -60,7 +65,7 @@ def _named_overrides(name, seed, workers, max_generations, out_dir, backend=None
               help="Seed from $VAR (e.g. SLURM_ARRAY_TASK_ID); the run is <name>-seed<N>.")
 @friendly_errors
 def evolve(config_path, resume, overrides, name, seed, workers, max_generations, out_dir,
-           data_dir, force, backend, scheduler, cluster, seed_from_env) -> None:
+           data_dir, force, check_only, backend, scheduler, cluster, seed_from_env) -> None:
     """Meta-learn a genome with CMA-ES; writes the run directory <out_dir>/<name>/.
 
     \b
@@ -90,9 +95,38 @@ def evolve(config_path, resume, overrides, name, seed, workers, max_generations,
         if seed is not None:
             raise ConfigError(f"--seed {seed} and --seed-from-env {seed_from_env}: give one")
         all_overrides += session.seed_from_env(seed_from_env, config_path, all_overrides)
-    opened = session.open_run(config_path, all_overrides, resume, force)
+    if check_only:
+        if config_path is None:
+            raise ConfigError("--check needs --config FILE.toml")
+        session.check_run(config_path, all_overrides, echo=click.echo)
+        return
+    opened = session.open_run(config_path, all_overrides, resume, force, command=sys.argv)
     config, run = opened.config, opened.run
+    for line in opened.warnings:
+        click.echo(f"warning: {line}", err=True)
+    try:
+        state = _run(config, run, opened)
+    except (BlgnnError, OSError) as err:
+        message, _ = error_message(err)
+        if opened.abandon():
+            message += f" (nothing was kept: {run.path} is removed)"
+        elif run.try_log(f"error: {message}"):
+            message += f" (see {run.log_file}; continue with: blgnn-es evolve --resume {run.path})"
+        raise type(err)(message) if isinstance(err, BlgnnError) else CommandError(message
+                                                                                  ) from None
+    if state.stop_reason == PREEMPTED:
+        sys.exit(PREEMPTED_EXIT_CODE)
+    click.echo(f"stopped: {state.stop_reason} after {state.generation} generations, "
+               f"{state.evaluations} evaluations; best fitness {state.best_fitness:.4f}")
+    click.echo(f"run directory: {run.path}")
+    tasks = " ".join(f"--task {shlex.quote(str(t))}" for t in
+                     (config.tasks.validate or config.tasks.train))
+    click.echo(f"evaluate the mean genome:  blgnn-es evaluate {run.mean_genome} {tasks}")
+    click.echo(f"report:                    blgnn-es report {run.path}")
 
+
+def _run(config: Config, run: RunDir, opened: session.OpenedRun) -> RunState:
+    """Start the workers and evolve; signals and Ctrl-C exit with their codes."""
     progress = GenerationProgress(config, sys.stdout.isatty())
     backend = make_backend(config.parallel, log=lambda line: (run.log(line), progress.note(line)))
     click.echo(f"run directory: {run.path}  ({config.parallel.backend}, "
@@ -101,7 +135,8 @@ def evolve(config_path, resume, overrides, name, seed, workers, max_generations,
     try:
         with Preemption() as preemption:
             state = run_evolution(config, run, backend, resume=opened.resuming,
-                                  on_generation=progress.update, preempted=preemption)
+                                  on_generation=progress.update, preempted=preemption,
+                                  warn=lambda line: click.echo(line, err=True))
     except KeyboardInterrupt:
         progress.finish()
         run.log("interrupted")
@@ -122,14 +157,7 @@ def evolve(config_path, resume, overrides, name, seed, workers, max_generations,
         click.echo(f"preempted ({preemption.received}) after {state.generation} generations; "
                    f"checkpoint written. Continue with: blgnn-es evolve --resume {run.path}",
                    err=True)
-        sys.exit(PREEMPTED_EXIT_CODE)
-    click.echo(f"stopped: {state.stop_reason} after {state.generation} generations, "
-               f"{state.evaluations} evaluations; best fitness {state.best_fitness:.4f}")
-    click.echo(f"run directory: {run.path}")
-    tasks = " ".join(f"--task {shlex.quote(str(t))}" for t in
-                     (config.tasks.validate or config.tasks.train))
-    click.echo(f"evaluate the mean genome:  blgnn-es evaluate {run.mean_genome} {tasks}")
-    click.echo(f"report:                    blgnn-es report {run.path}")
+    return state
 
 
 class GenerationProgress:

@@ -93,6 +93,8 @@ def _slots(slots: tuple[str, ...]) -> tuple[str, ...]:
 def _tasks(value: Any) -> tuple[TaskSpec, ...]:
     if not isinstance(value, list | tuple):
         raise not_allowed()
+    if not all(isinstance(item, str | dict | TaskSpec) for item in value):
+        raise not_allowed()
     try:
         return tuple(parse_task_spec(item) for item in value)
     except ConfigError as err:
@@ -121,6 +123,24 @@ Tasks = Annotated[tuple[TaskSpec, ...], PlainValidator(_tasks),
 Duration = Annotated[Finite, BeforeValidator(_seconds), Field(gt=0.0)]
 
 
+def _some_tasks(specs: tuple[TaskSpec, ...]) -> tuple[TaskSpec, ...]:
+    if not specs:
+        raise ValueError("give at least one task spec, for example [\"xor\"]")
+    return specs
+
+
+NonEmptyTasks = Annotated[Tasks, AfterValidator(_some_tasks)]
+
+# Upper bounds of the sizes: far above the paper's settings, low enough that a typo (an extra
+# zero or three) is refused before a generation that would never finish is started.
+MAX_POPSIZE = 10_000
+MAX_REPLICAS = 1_000
+MAX_STEPS = 100_000
+MAX_BATCH = 65_536
+MAX_HIDDEN = 65_536
+MAX_LAYERS = 16
+
+
 # ---- the sections --------------------------------------------------------------------------
 
 class RunSettings(BaseModel):
@@ -140,9 +160,11 @@ class NetworkSettings(NetworkOptions):
     """[network]: every NetworkSpec option, plus hidden sizes (inputs and outputs come from
     the train tasks)."""
 
-    hidden: tuple[Annotated[StrictInt, Field(ge=1)], ...] = Field(
-        (20,), description="hidden layer sizes; inputs and outputs come from the train tasks",
-        json_schema_extra={"allowed": "a list of integers >= 1, for example [512]"})
+    hidden: tuple[Annotated[StrictInt, Field(ge=1, le=MAX_HIDDEN)], ...] = Field(
+        (20,), max_length=MAX_LAYERS,
+        description="hidden layer sizes; inputs and outputs come from the train tasks",
+        json_schema_extra={"allowed": f"a list of at most {MAX_LAYERS} integers from 1 to "
+                           f"{MAX_HIDDEN}, for example [512]"})
 
     def spec(self, n_inputs: int, n_outputs: int) -> NetworkSpec:
         """The network for a task with these input and output sizes."""
@@ -185,7 +207,7 @@ with warnings.catch_warnings():
 
         model_config = _FROZEN
 
-        train: Tasks = Field(description="task specs the fitness is averaged over (all must "
+        train: NonEmptyTasks = Field(description="task specs the fitness is averaged over (all must "
                              "have the same input and output sizes)",
                              json_schema_extra={"allowed": _TASKS_ALLOWED})
         validate: Tasks = Field((), description="held-out task specs, validated every "
@@ -201,13 +223,13 @@ class UnrollSettings(BaseModel):
 
     model_config = _FROZEN
 
-    steps: StrictInt = Field(10, ge=1, description="T, learning steps per unroll")
-    batch: StrictInt = Field(128, ge=1, description="B, examples per learning step and "
+    steps: StrictInt = Field(10, ge=1, le=MAX_STEPS, description="T, learning steps per unroll")
+    batch: StrictInt = Field(128, ge=1, le=MAX_BATCH, description="B, examples per learning step and "
                              "evaluation batch")
     eval_batches: EvalBatches = Field(10, description='E, held-out batches after training, or '
                                       '"all" for the whole test split',
                                       json_schema_extra=EVAL_BATCHES_EXTRA)
-    replicas: StrictInt = Field(1, ge=1, description="fitness samples per task (each its own "
+    replicas: StrictInt = Field(1, ge=1, le=MAX_REPLICAS, description="fitness samples per task (each its own "
                                 "task, synapse and batch seeds)")
 
 
@@ -229,7 +251,7 @@ class CmaesSettings(BaseModel):
 
     model_config = _FROZEN
 
-    popsize: StrictInt | None = Field(None, ge=2, description="population size (default: "
+    popsize: StrictInt | None = Field(None, ge=2, le=MAX_POPSIZE, description="population size (default: "
                                       "pycma's 4 + 3 ln n)")
     sigma0: Finite = Field(0.2, gt=0.0, description="initial step size")
     max_generations: StrictInt = Field(100, ge=1, description="stop after this many "
@@ -374,7 +396,10 @@ def load_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] 
     """Read, override (``section.key=value`` strings) and validate a config file."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: the config file is not UTF-8 text (byte {err.start})"
+                          ) from None
     except OSError as err:
         raise ConfigError(f"{path}: cannot read the config file ({err.strerror})") from None
     return load_config_text(text, source=str(path), overrides=overrides,

@@ -14,6 +14,7 @@ generation boundary: stop reason ``preempted``, which a resume clears like a bud
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,8 +25,9 @@ import numpy as np
 from blgnn_es.config.settings import Config, GenomeSettings
 from blgnn_es.errors import ConfigError
 from blgnn_es.es.records import InitialScores, MetricsLine, RunResult, RunState, Validation
-from blgnn_es.es.resume import check_same_run
+from blgnn_es.es.resume import check_same_run, check_unedited
 from blgnn_es.es.rundir import Checkpoint, RunDir
+from blgnn_es.es.sizes import default_popsize
 from blgnn_es.evaluation import DrawPlan
 from blgnn_es.fitness import GenomeScore, score_chunk
 from blgnn_es.model.genome import (
@@ -101,6 +103,10 @@ def check_tasks(config: Config, plans: Plans) -> list:
     return nets
 
 
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _cma_seed(run_seed: int, restart: int) -> int:
     return derive_seed(run_seed, restart, 0, 0, "cmaes") % (2**31 - 2) + 1
 
@@ -123,11 +129,6 @@ def new_strategy(config: Config, state: RunState):
     if config.genome.bounds is not None:
         options["bounds"] = list(config.genome.bounds)
     return cma.CMAEvolutionStrategy(x0, state.sigma0, options)
-
-
-def default_popsize(dimension: int) -> int:
-    """pycma's default population size, 4 + floor(3 ln n)."""
-    return 4 + int(3 * math.log(dimension))
 
 
 # ---- one generation --------------------------------------------------------------------
@@ -202,9 +203,10 @@ def plan_restart(config: Config, state: RunState, base_popsize: int) -> str:
 
 # ---- the loop --------------------------------------------------------------------------
 
-def _save_genomes(run: RunDir, config: Config, state: RunState) -> None:
+def _save_genomes(run: RunDir, config: Config, state: RunState,
+                  inputs: dict[str, str] | None = None) -> None:
     network = config.network.spec(1, 1).to_dict()
-    common = {"run": config.run.name, "generation": state.generation,
+    common = {"run": config.run.name, "generation": state.generation, "inputs": inputs or None,
               "tasks": [str(t) for t in config.tasks.train],
               "unroll": UnrollProvenance(steps=config.unroll.steps, batch=config.unroll.batch,
                                          eval_batches=config.unroll.eval_batches or "all"),
@@ -244,21 +246,36 @@ def start(config: Config, run: RunDir, backend: Backend, plans: Plans):
 def evolve(config: Config, run: RunDir, backend: Backend, *, resume: bool = False,
            data_dir: str | None = None,
            on_generation: Callable[[MetricsLine, RunState], None] | None = None,
-           preempted: Callable[[], str | None] | None = None) -> RunState:
+           preempted: Callable[[], str | None] | None = None,
+           warn: Callable[[str], None] | None = None) -> RunState:
     """Run (or continue) CMA-ES until a stop rule fires; returns the final run state.
 
     With ``resume``, ``config`` must be the run's own (its config.toml) up to the resumable
     keys (resume.RESUMABLE_KEYS), else ConfigError: a checkpoint only continues the run
-    that wrote it. ``preempted`` is asked before every generation; when it names a reason
-    (a signal), the run stops with ``stop_reason = "preempted"`` and its checkpoint written.
+    that wrote it; and the run directory is checked first (es/rundir.py: a missing or
+    damaged checkpoint, gaps in metrics.jsonl, an edited config.toml are RunDirError; a
+    damaged checkpoint with a good checkpoint.prev falls back to it, logged and passed to
+    ``warn``, default stderr). ``preempted`` is asked before every generation; when it names
+    a reason (a signal), the run stops with ``stop_reason = "preempted"`` and its
+    checkpoint written.
     """
+    checkpoint = None
     if resume:
+        check_unedited(run)
         check_same_run(config, run)
+        point = run.resume_point()
+        checkpoint = point.checkpoint
+        if checkpoint is not None:
+            run.check_metrics(checkpoint.state.generation)
+        if point.fallback:
+            run.log(f"warning: {point.fallback}")
+            (warn or _stderr)(f"warning: {point.fallback}")
+    info = run.read_info()
+    inputs = info.inputs if info is not None else None
     plans = make_plans(config, data_dir)
     nets = check_tasks(config, plans)
     warm_up(nets)
     backend.prepare(nets)
-    checkpoint = run.read_checkpoint() if resume else None
     if checkpoint is None:
         run.truncate_metrics(0)
         es, state, base_popsize = start(config, run, backend, plans)
@@ -280,12 +297,13 @@ def evolve(config: Config, run: RunDir, backend: Backend, *, resume: bool = Fals
             state.stop_reason = PREEMPTED
             run.log(f"{signal_name} received: stopping at generation {state.generation}")
             break
-        record, es = _generation(config, run, backend, plans, es, state, base_popsize)
+        record, es = _generation(config, run, backend, plans, es, state, base_popsize,
+                                 inputs)
         if on_generation is not None:
             on_generation(record, state)
 
     if state.best_genome is not None:
-        _save_genomes(run, config, state)
+        _save_genomes(run, config, state, inputs)
     _checkpoint(run, es, state, base_popsize)
     run.write_result(run_result(state))
     run.log(f"stopped: {state.stop_reason} after {state.generation} generations, "
@@ -294,7 +312,8 @@ def evolve(config: Config, run: RunDir, backend: Backend, *, resume: bool = Fals
 
 
 def _generation(config: Config, run: RunDir, backend: Backend, plans: Plans, es,
-                state: RunState, base_popsize: int) -> tuple[MetricsLine, Any]:
+                state: RunState, base_popsize: int,
+                inputs: dict[str, str] | None = None) -> tuple[MetricsLine, Any]:
     """Ask, score, tell, record; returns the metrics line and the strategy to go on with
     (a new one after a restart)."""
     began = time.perf_counter()
@@ -355,7 +374,7 @@ def _generation(config: Config, run: RunDir, backend: Backend, plans: Plans, es,
         validation=validation, event=event,
         seconds=round(seconds, 4), elapsed=round(state.elapsed, 3))
 
-    _save_genomes(run, config, state)
+    _save_genomes(run, config, state, inputs)
     run.append_metrics(record)
     _checkpoint(run, es, state, base_popsize)
     run.log(progress_line(record, config))

@@ -130,3 +130,44 @@ class RunState(Record):
         if data.get("initial") == {}:  # the previous release kept {} before scoring
             data["initial"] = None
         return data
+
+
+# ---- run.json --------------------------------------------------------------------------
+
+class Environment(Record):
+    """What computed a session of a run: versions, the checkout's commit, the machine."""
+
+    VERSION_IN_FILE: ClassVar[bool] = False
+
+    package: str
+    git_commit: str | None = None  # "<sha>" or "<sha>-dirty" when run from a checkout
+    python: str
+    numpy: str | None = None
+    numba: str | None = None
+    cma: str | None = None
+    platform: str
+    cpu: str
+    cpu_count: int | None = None
+
+
+class Session(Record):
+    """One start or resume of a run: when, the full command line, from where, on what."""
+
+    VERSION_IN_FILE: ClassVar[bool] = False
+
+    started: str
+    action: Literal["start", "resume", "adopt"]
+    command: list[str]
+    cwd: str
+    environment: Environment
+
+
+class RunInfo(Record):
+    """run.json: what a run directory needs to check itself before it is continued (the
+    resolved config as it started, and the hash of config.toml now; the input files and
+    their hashes) and where its numbers came from (the sessions)."""
+
+    config_sha256: str  # of config.toml as last written by blgnn-es
+    config: dict[str, dict[str, Any]]  # the resolved config (Config.to_dict) at the start
+    inputs: dict[str, str] = {}  # absolute path -> sha256 of every file the run reads
+    sessions: list[Session] = []

@@ -283,16 +283,29 @@ def read_genome(path: str | os.PathLike) -> tuple[np.ndarray, GenomeSidecar | No
     path = Path(path)
     if not path.exists():
         raise GenomeError(f"{path}: no such genome file")
+    if path.is_dir():
+        raise GenomeError(f"{path}: is a folder, not a genome file (.npy)")
     try:
         values = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise GenomeError(f"{path}: not a .npy array file ({err})") from None
+    except (ValueError, OSError, EOFError) as err:
+        reason = getattr(err, "strerror", None) or str(err) or "empty file"
+        raise GenomeError(f"{path}: not a .npy array file ({reason})") from None
+    if not isinstance(values, np.ndarray):  # an .npz archive read under a .npy name
+        values.close()
+        raise GenomeError(f"{path}: is an .npz archive, not a .npy genome array")
     values = validate_genome_array(values, source=str(path))
     side = sidecar_path(path)
     if not side.exists():
         return values, None
+    if side.is_dir():
+        raise GenomeError(f"{side}: the sidecar is a folder, not a JSON file")
     try:
-        meta = json.loads(side.read_text())
+        meta = json.loads(side.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise GenomeError(f"{side}: the sidecar is not UTF-8 JSON text (byte {err.start})"
+                          ) from None
+    except OSError as err:
+        raise GenomeError(f"{side}: cannot read the sidecar ({err.strerror})") from None
     except json.JSONDecodeError as err:
         raise GenomeError(f"{side}: sidecar is not valid JSON ({err})") from None
     k = states_from_length(values.size)

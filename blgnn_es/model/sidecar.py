@@ -9,13 +9,23 @@ genome layer writes sidecars and the CMA-ES layer (es/records.py) builds on it.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from blgnn_es.errors import BlgnnError
 
 SIDECAR_FORMAT = "blgnn-es genome"
+
+Count = Annotated[StrictInt, Field(ge=1)]  # steps, batches: a whole number >= 1
 
 
 class RecordError(BlgnnError):
@@ -98,9 +108,9 @@ class UnrollProvenance(Record):
     VERSION_IN_FILE: ClassVar[bool] = False
     OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ("steps", "batch", "eval_batches")
 
-    steps: int | None = None
-    batch: int | None = None
-    eval_batches: int | Literal["all"] | None = None  # None: not recorded
+    steps: Count | None = None
+    batch: Count | None = None
+    eval_batches: Count | Literal["all"] | None = None  # None: not recorded
 
     @model_validator(mode="before")
     @classmethod
@@ -119,13 +129,14 @@ class Provenance(Record):
     VERSION_IN_FILE: ClassVar[bool] = False
     OMIT_IF_NONE: ClassVar[tuple[str, ...]] = (
         "run", "generation", "tasks", "unroll", "hidden", "kind", "fitness",
-        "found_at_generation", "preset", "learning_rate", "states", "seed", "scale", "rate")
+        "found_at_generation", "preset", "learning_rate", "states", "seed", "scale", "rate",
+        "inputs")
 
     run: str | None = None
     generation: int | None = None
     tasks: list[str] | None = None
     unroll: UnrollProvenance | None = None
-    hidden: list[int] | None = None
+    hidden: list[Count] | None = None
     kind: str | None = None  # "best" or "distribution mean"
     fitness: float | None = None
     found_at_generation: int | None = None
@@ -135,6 +146,7 @@ class Provenance(Record):
     seed: int | None = None
     scale: float | None = None
     rate: float | None = None
+    inputs: dict[str, str] | None = None  # absolute path -> sha256 of the files a run read
 
 
 class GenomeSidecar(Record):

@@ -6,13 +6,17 @@ order. Jobs carry genomes and a DrawPlan, never dataset arrays: each worker load
 once (the tasks layer memoizes datasets per process) and redraws a generation's batches from
 seeds.
 
-A broken loky pool (a worker killed, joblib's shared-memory folder gone) is rebuilt and the
-whole job list run again, a few times at most; each rebuild is logged.
+A broken loky pool (a worker killed) is rebuilt and the whole job list run again, a few
+times at most; each rebuild is logged. Loky workers would outlive a driver killed with
+``kill -9`` until their idle timeout (minutes); each one runs a watcher thread that ends
+it within about a second of its parent's death (:func:`exit_with_parent`).
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -23,6 +27,22 @@ from blgnn_es.errors import ConfigError
 from blgnn_es.model.network import NetworkSpec
 
 MAX_POOL_REBUILDS = 3
+IDLE_WORKER_SECONDS = 300  # idle loky workers are kept this long between generations
+PARENT_POLL_SECONDS = 0.5
+
+
+def exit_with_parent(poll: float = PARENT_POLL_SECONDS) -> None:
+    """Worker initializer: a daemon thread that ends this process as soon as its parent
+    (the driver) is gone, so that no worker outlives a killed run."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="blgnn-es-parent-watch", daemon=True).start()
 
 
 class Backend(Protocol):
@@ -54,29 +74,34 @@ class SerialBackend:
 
 
 class LokyBackend:
-    """joblib's loky processes, kept alive between generations (reusable executor)."""
+    """loky processes (joblib's), kept alive between generations (a reusable executor);
+    each worker exits when the driver does."""
 
     def __init__(self, workers: int, log: Callable[[str], None] = print) -> None:
         self.workers = workers
         self.log = log
-        self._parallel = self._start()
+        self._executor = self._start()
 
-    def _start(self):
-        from joblib import Parallel
+    def _start(self, kill_workers: bool = False):
+        from joblib.externals.loky import get_reusable_executor
 
-        # max_nbytes=None: never memory-map arguments (jobs are small; no shared folder).
-        return Parallel(n_jobs=self.workers, backend="loky", max_nbytes=None)
+        return get_reusable_executor(max_workers=self.workers, timeout=IDLE_WORKER_SECONDS,
+                                     kill_workers=kill_workers, initializer=exit_with_parent)
 
     def prepare(self, nets: Sequence[NetworkSpec]) -> None:
         pass  # workers load the kernel from the numba cache warm_up wrote
 
+    def worker_pids(self) -> list[int]:
+        """The worker processes' ids (for tests and diagnostics)."""
+        return sorted(getattr(self._executor, "_processes", {}) or {})
+
     def map(self, function: Callable, jobs: Sequence[tuple]) -> list[Any]:
-        from joblib import delayed
         from joblib.externals.loky.process_executor import BrokenProcessPool, TerminatedWorkerError
 
         for attempt in range(MAX_POOL_REBUILDS + 1):
             try:
-                return self._parallel(delayed(function)(*job) for job in jobs)
+                futures = [self._executor.submit(function, *job) for job in jobs]
+                return [future.result() for future in futures]
             except (BrokenProcessPool, TerminatedWorkerError) as err:
                 if attempt == MAX_POOL_REBUILDS:
                     raise
@@ -88,10 +113,8 @@ class LokyBackend:
         raise AssertionError("unreachable")
 
     def _rebuild(self) -> None:
-        from joblib.externals.loky import get_reusable_executor
-
-        get_reusable_executor(max_workers=self.workers, kill_workers=True).shutdown(wait=True)
-        self._parallel = self._start()
+        self._executor.shutdown(wait=True, kill_workers=True)
+        self._executor = self._start(kill_workers=True)
 
     def close(self) -> None:
         pass  # the reusable executor shuts its idle workers down by itself

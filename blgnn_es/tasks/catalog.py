@@ -37,6 +37,8 @@ _FILE_OPTIONS = (
     Option("test_fraction", "float", 0.2, "share held out when the file has no test split",
            0.01, 0.9),
     *_LABELLED_OPTIONS,
+    Option("sha256", "sha256", None, "the file's sha256, recorded when a run starts: a file "
+           "changed since is refused"),
 )
 
 

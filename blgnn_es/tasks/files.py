@@ -9,11 +9,14 @@ share one split; the task seed only matters with permute_labels.
 """
 
 import functools
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
+from ..fileio import sha256_file
 from .arrays import (
     LabelledArrays,
     label_permutation,
@@ -25,17 +28,23 @@ from .seeds import seed_sequence
 from .spec import TaskSpec
 from .task import ArrayTask
 
-__all__ = ["FILE_SPLIT_SEED", "build_file_task", "clear_memo", "read_labelled_file"]
+__all__ = ["FILE_SPLIT_SEED", "build_file_task", "clear_memo", "read_labelled_file",
+           "resolve_file_spec"]
 
 FILE_SPLIT_SEED = 0
 
 
 def build_file_task(spec: TaskSpec, seed: int) -> ArrayTask:
-    """Task `seed` of a data file."""
-    path = Path(spec.options["path"]).expanduser()
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
+    """Task `seed` of a data file (refused when it no longer has the recorded sha256)."""
+    path = _existing(spec)
     status = path.stat()
+    expected = spec.options["sha256"]
+    if expected is not None:
+        actual = _file_sha256(str(path.resolve()), status.st_size, status.st_mtime_ns)
+        if actual != expected:
+            raise DataError(f"{path}: changed since it was recorded (sha256 {actual[:16]}..., "
+                            f"recorded {expected[:16]}...); restore the file or start a new "
+                            "run")
     arrays, image_side = _prepared(str(path.resolve()), status.st_size, status.st_mtime_ns,
                                    spec.options["test_fraction"], spec.options["classes"],
                                    spec.options["standardize"])
@@ -46,8 +55,42 @@ def build_file_task(spec: TaskSpec, seed: int) -> ArrayTask:
     return ArrayTask(str(spec), "file", arrays, label_map, image_side=image_side)
 
 
+def resolve_file_spec(spec: TaskSpec) -> TaskSpec:
+    """The spec with an absolute path and the file's sha256, as a run records it when it
+    starts: it then reads the same bytes from any folder, or says the file changed."""
+    if spec.kind != "file":
+        return spec
+    path = _existing(spec).resolve()
+    status = path.stat()
+    digest = _file_sha256(str(path), status.st_size, status.st_mtime_ns)
+    if spec.options["sha256"] not in (None, digest):
+        raise DataError(f"{path}: its sha256 is {digest[:16]}..., the spec says "
+                        f"{spec.options['sha256'][:16]}...")
+    return TaskSpec(spec.name, {**spec.options, "path": str(path), "sha256": digest})
+
+
+def _existing(spec: TaskSpec) -> Path:
+    path = Path(spec.options["path"]).expanduser()
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a data file (.npz or .csv)")
+    if not path.is_file():
+        where = "" if path.is_absolute() else f" (relative to the current folder, {Path.cwd()})"
+        raise DataError(f"{path}: no such file{where}")
+    return path
+
+
+@functools.lru_cache(maxsize=32)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    del size, mtime_ns  # part of the memo key only
+    try:
+        return sha256_file(path)
+    except OSError as err:
+        raise DataError(f"{path}: cannot read ({err.strerror})") from None
+
+
 def clear_memo() -> None:
     _prepared.cache_clear()
+    _file_sha256.cache_clear()
 
 
 @functools.lru_cache(maxsize=8)
@@ -92,8 +135,9 @@ def _read_npz(path: Path) -> tuple[np.ndarray, ...]:
     try:
         with np.load(path, allow_pickle=False) as archive:
             stored = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError) as err:
-        raise DataError(f"{path}: not a readable .npz archive ({err})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(f"{path}: not a readable .npz archive ({err or 'empty file'})"
+                        ) from None
     for key in ("X", "y"):
         if key not in stored:
             raise DataError(
@@ -109,11 +153,18 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path) as handle:
             first_line = handle.readline()
-        table = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=_header_rows(first_line))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
+            table = np.loadtxt(path, delimiter=",", ndmin=2,
+                               skiprows=_header_rows(first_line))
     except OSError as err:
-        raise DataError(f"{path}: cannot read ({err})") from None
+        raise DataError(f"{path}: cannot read ({err.strerror or err})") from None
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not UTF-8 text (byte {err.start})") from None
     except ValueError as err:
         raise DataError(f"{path}: not a numeric CSV ({err})") from None
+    if table.size == 0:
+        raise DataError(f"{path}: holds no rows of numbers")
     if table.shape[1] < 2:
         raise DataError(f"{path}: needs at least one input column and a label column")
     return table[:, :-1], table[:, -1]

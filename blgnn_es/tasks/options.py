@@ -36,6 +36,7 @@ class Option:
             "bool": self._parse_bool,
             "classes": self._parse_classes,
             "path": self._parse_path,
+            "sha256": self._parse_sha256,
         }[self.kind]
         return reader(value)
 
@@ -93,6 +94,14 @@ class Option:
             return parse_classes(value)
         except ValueError as err:
             raise ConfigError(f"task option {self.key}={value!r}: {err}") from None
+
+    def _parse_sha256(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        text = str(value).strip().lower()
+        if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+            raise self._fail(value, "64 hexadecimal digits (a sha256)")
+        return text
 
     def _parse_path(self, value: Any) -> str:
         text = str(value).strip()
