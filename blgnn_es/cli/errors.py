@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -41,6 +42,16 @@ def error_message(err: BaseException) -> tuple[str, int]:
     if isinstance(err, EOFError):
         return f"a file ended early ({err or 'no data'})", ERROR_EXIT
     raise err
+
+
+def check_output_folder(folder: Path, force: bool) -> None:
+    """Refuse to write into an earlier output folder (one that is not empty) without
+    ``--force``, and a file where a folder is wanted."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--out {folder}: is a file, not a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not force:
+        raise ConfigError(f"{folder} exists and holds an earlier output; pass --force to "
+                          "replace it, or --out DIR for a new one")
 
 
 def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -10,7 +10,7 @@ import click
 
 from blgnn_es.baselines.comparison import default_budgets, run_comparison
 from blgnn_es.baselines.study import evolved_steps
-from blgnn_es.cli.errors import friendly_errors
+from blgnn_es.cli.errors import check_output_folder, friendly_errors
 from blgnn_es.cli.params import EvalBatches, IntList, Rates
 from blgnn_es.config.baselines import EVALUATION, BaselineSettings
 from blgnn_es.evaluation import EvaluationRequest, run_evaluation
@@ -41,6 +41,7 @@ from blgnn_es.reports.evaluation import evaluation_record, evaluation_table, wri
               help="Where MNIST-like data lives.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the curve CSV and PNG go (default: <genome>-eval/ beside the genome).")
+@click.option("--force", is_flag=True, help="Replace an earlier evaluation in the --out folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--baselines", help="Gradient-descent baselines beside BLUR, e.g. "
               "sgd,momentum,adam (see docs/baselines.md).")
@@ -52,7 +53,8 @@ from blgnn_es.reports.evaluation import evaluation_record, evaluation_table, wri
               "genome network's state-0 hidden activation).")
 @friendly_errors
 def evaluate(genome_path, tasks, layers, steps, batch, eval_batches, seeds, seed, at_steps,
-             data_dir, out_dir, as_json, baselines, loss, rates, baseline_activation) -> None:
+             data_dir, out_dir, force, as_json, baselines, loss, rates, baseline_activation
+             ) -> None:
     """Train fresh networks with a genome and report their accuracy and learning curves.
 
     \b
@@ -65,6 +67,7 @@ def evaluate(genome_path, tasks, layers, steps, batch, eval_batches, seeds, seed
         eval_batches=eval_batches, seeds=seeds, seed=seed,
         at_steps=at_steps, data_dir=data_dir)
     out_dir = out_dir or genome_path.with_name(genome_path.stem + "-eval")
+    check_output_folder(out_dir, force)
     if baselines:
         settings = BaselineSettings(
             optimizers=tuple(name.strip() for name in baselines.split(",") if name.strip()),

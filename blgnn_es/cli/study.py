@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from blgnn_es.baselines.study import run_study
-from blgnn_es.cli.errors import friendly_errors
+from blgnn_es.cli.errors import check_output_folder, friendly_errors
 from blgnn_es.config.study import load_study
 from blgnn_es.errors import ConfigError
 from blgnn_es.reports.study import write_study
@@ -28,8 +28,9 @@ from blgnn_es.reports.study import write_study
     type=click.Path(file_okay=False, path_type=Path),
     help="Where MNIST-like data lives (default: grid.data_dir).",
 )
+@click.option("--force", is_flag=True, help="Replace an earlier output of this study.")
 @friendly_errors
-def study(config_path, out_dir, seeds, data_dir) -> None:
+def study(config_path, out_dir, seeds, data_dir, force) -> None:
     """Genomes x tasks x architectures x step budgets, each beside SGD, momentum and Adam.
 
     Writes per task a markdown and a CSV table and a PNG to <out_dir>/<name>/.
@@ -50,6 +51,7 @@ def study(config_path, out_dir, seeds, data_dir) -> None:
     missing = [str(g.path) for g in settings.genomes if not g.path.exists()]
     if missing:
         raise ConfigError(f"{config_path}: genome file not found: {', '.join(missing)}")
+    check_output_folder(Path(settings.out_dir) / settings.name, force)
     cells_total = len(settings.genomes) * len(settings.layers) * len(settings.tasks)
     click.echo(
         f"study {settings.name}: {len(settings.genomes)} genome(s) x "

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from blgnn_es.cli.errors import friendly_errors
+from blgnn_es.errors import ConfigError
 from blgnn_es.tasks import list_task_families, load_task, parse_task_spec
 from blgnn_es.tasks.catalog import FAMILIES
 from blgnn_es.tasks.download import download_dataset
@@ -63,14 +64,21 @@ def list_command() -> None:
 @_DATA_DIR
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Save a picture (png, pdf, svg) instead of printing a summary.")
+@click.option("--force", is_flag=True, help="Replace an existing picture.")
 @friendly_errors
-def show_command(spec: str, seed: int, data_dir: Path | None, output: Path | None) -> None:
+def show_command(spec: str, seed: int, data_dir: Path | None, output: Path | None,
+                 force: bool) -> None:
     """A picture (-o) or a text summary of one task, e.g. `tasks show xor --seed 3`."""
+    if output is not None and output.exists() and not force:
+        raise ConfigError(f"{output} exists; pass --force to replace it")
     task = load_task(parse_task_spec(spec), seed=seed, data_dir=data_dir)
     if output is None:
         click.echo(summarize_task(task, seed))
         return
-    draw_task(task, output, seed)
+    try:
+        draw_task(task, output, seed)
+    except ValueError as err:  # matplotlib: an unknown picture format
+        raise ConfigError(f"-o {output}: {err}") from None
     click.echo(f"wrote {output}")
 
 

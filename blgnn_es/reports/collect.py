@@ -13,8 +13,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from blgnn_es.errors import ConfigError
+from blgnn_es.errors import BlgnnError, ConfigError, os_error_text
 from blgnn_es.es.rundir import RunDir
+from blgnn_es.fileio import read_text
 
 COLUMNS = (
     "run",
@@ -32,34 +33,47 @@ COLUMNS = (
 
 
 def run_dirs(paths: list[Path]) -> list[Path]:
-    """Run directories named directly, or found one level below a named folder."""
+    """Run directories named directly, or found one level below a named folder; a named
+    folder that is neither is kept too (it becomes an "unreadable" row)."""
     found = []
     for path in paths:
-        if (path / "config.toml").is_file():
+        if (path / "config.toml").exists():
             found.append(path)
             continue
-        inside = sorted(child for child in path.glob("*") if (child / "config.toml").is_file())
-        if not inside:
-            raise ConfigError(
-                f"{path} is neither a run directory (no config.toml) nor a folder "
-                "of run directories"
-            )
-        found.extend(inside)
+        inside = sorted(child for child in path.glob("*") if (child / "config.toml").exists())
+        found.extend(inside or [path])
     return list(dict.fromkeys(found))
 
 
 def run_row(path: Path) -> dict[str, Any]:
     """What one run directory says about itself: its seed, how far it got, its best fitness
-    and the last validation of its distribution mean."""
+    and the last validation of its distribution mean. A directory that cannot be read is a
+    row whose status says why ("unreadable: ..."), so one bad run does not lose the table."""
+    try:
+        return _read_row(path)
+    except (BlgnnError, OSError, ValueError) as err:
+        why = str(err) if not isinstance(err, OSError) else os_error_text(err)
+        row: dict[str, Any] = dict.fromkeys(COLUMNS)
+        row.update(run=path.name, status=f"unreadable: {why}", generations=0)
+        return row
+
+
+def _read_row(path: Path) -> dict[str, Any]:
     run = RunDir(path)
-    config = tomllib.loads(run.config.read_text())
+    if not run.config.is_file():
+        raise ConfigError(f"{path}: not a run directory (no config.toml)")
+    try:
+        config = tomllib.loads(read_text(run.config, "config file"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{run.config}: not valid TOML ({err})") from None
     records = run.read_metrics()
     result = run.read_result()
     last = records[-1] if records else None
     validated = [r.validation for r in records if r.validation is not None]
     return {
         "run": path.name,
-        "seed": config.get("run", {}).get("seed"),
+        "seed": (config.get("run") or {}).get("seed") if isinstance(config.get("run"), dict)
+        else None,
         "status": (result and result.stop_reason)
         or ("incomplete" if records else "not started"),
         "generations": len(records),

@@ -1,4 +1,4 @@
-"""Pictures and summaries of runs and evaluations (matplotlib, Agg: no display needed).
+"""Pictures and a summary of one run directory (matplotlib, Agg: no display needed).
 
 ``write_report(run_dir)`` reads only the files of a run directory (metrics.jsonl,
 config.toml, the genomes, result.json) through their records (es/records.py), so it works
@@ -8,12 +8,13 @@ on a finished run, a running one, a copy from a cluster, or a run of the previou
 from __future__ import annotations
 
 import math
-import tomllib
+import shlex
 from pathlib import Path
 
 import numpy as np
 
-from blgnn_es.errors import ConfigError
+from blgnn_es.config.settings import load_config
+from blgnn_es.errors import ConfigError, FileError, os_error_text
 from blgnn_es.es.records import MetricsLine
 from blgnn_es.es.rundir import RunDir
 from blgnn_es.fileio import atomic_write_text
@@ -28,22 +29,40 @@ from blgnn_es.reports.figures import pyplot, save_figure
 
 # ---- run reports -----------------------------------------------------------------------
 
-def write_report(run_dir: str | Path) -> list[Path]:
-    """fitness.png, validation.png (when validated), genome.png and summary.md."""
+REPORT_FILES = ("fitness.png", "validation.png", "genome.png", "summary.md")
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None,
+                 force: bool = False) -> list[Path]:
+    """fitness.png, validation.png (when validated), genome.png and summary.md, in ``out``
+    (default: the run directory). An earlier report there is kept unless ``force``."""
     run = RunDir.open(run_dir)
+    target = run.path if out is None else Path(out)
+    earlier = [target / name for name in REPORT_FILES if (target / name).exists()]
+    if earlier and not force:
+        raise ConfigError(f"{earlier[0]} exists (an earlier report); pass --force to replace "
+                          "it, or --out DIR for a new one")
     metrics = run.read_metrics()
     if not metrics:
         raise ConfigError(f"{run.path}: metrics.jsonl is empty (no generation finished yet)")
-    written = [plot_fitness(metrics, run.path / "fitness.png")]
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"--out {target}: is a file, not a folder")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise FileError(f"cannot make the report folder {os_error_text(err, target)}"
+                        ) from None
+    summary_text = summary_markdown(run, metrics)
+    written = [plot_fitness(metrics, target / "fitness.png")]
     if any(record.validation is not None for record in metrics):
-        written.append(plot_validation(metrics, run.path / "validation.png"))
+        written.append(plot_validation(metrics, target / "validation.png"))
     genome_file = run.mean_genome if run.mean_genome.exists() else run.best_genome
     if genome_file.exists():
         values, _ = read_genome(genome_file)
-        written.append(plot_genome(values, run.path / "genome.png",
+        written.append(plot_genome(values, target / "genome.png",
                                    title=f"{run.path.name}: {genome_file.stem}"))
-    summary = run.path / "summary.md"
-    atomic_write_text(summary, summary_markdown(run, metrics))
+    summary = target / "summary.md"
+    atomic_write_text(summary, summary_text)
     written.append(summary)
     return written
 
@@ -129,8 +148,9 @@ def plot_genome(values: np.ndarray, path: Path, title: str = "genome") -> Path:
 
 def summary_markdown(run: RunDir, metrics: list[MetricsLine]) -> str:
     """The run's key numbers as Markdown."""
-    config = tomllib.loads(run.config.read_text())
+    config = load_config(run.config).to_dict()
     result = run.read_result()
+    info = run.read_info()
     last = metrics[-1]
     best = min(metrics, key=lambda r: r.best)
     initial = metrics[0].initial
@@ -169,6 +189,19 @@ def summary_markdown(run: RunDir, metrics: list[MetricsLine]) -> str:
         lines += ["", "Last validation per task:", ""]
         for task, acc in validated[-1][1].tasks.items():
             lines.append(f"- `{task}`: {_fmt(acc)}")
+    if info is not None and info.sessions:
+        lines += ["", "Provenance:", ""]
+        first = info.sessions[0].environment
+        lines += [f"- blgnn-es {first.package}" + (f", commit `{first.git_commit}`"
+                                                    if first.git_commit else ""),
+                  f"- Python {first.python}, numpy {first.numpy}, numba {first.numba}, "
+                  f"pycma {first.cma}",
+                  f"- CPU: {first.cpu} ({first.cpu_count} cores), {first.platform}"]
+        for entry in info.sessions:
+            lines.append(f"- {entry.action} {entry.started}: `{shlex.join(entry.command)}` "
+                         f"(in {entry.cwd})")
+        for path, digest in info.inputs.items():
+            lines.append(f"- input `{path}`: sha256 {digest[:16]}...")
     events = [r for r in metrics if r.event is not None]
     if events:
         lines += ["", "Events:", ""]
