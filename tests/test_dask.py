@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 pytest.importorskip("distributed")
+pytestmark = pytest.mark.slow  # clusters and worker processes: seconds per test
 
 import cloudpickle  # noqa: E402  (comes with distributed)
 

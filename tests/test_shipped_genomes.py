@@ -26,7 +26,13 @@ def _entry_id(entry: dict) -> str:
     return f"{entry['genome']}:{entry['task']}{layers}"
 
 
-@pytest.mark.parametrize("entry", MANIFEST, ids=[_entry_id(e) for e in MANIFEST])
+def _param(entry: dict):
+    """Image-task entries take seconds each: marked slow (toy entries stay in the quick run)."""
+    image_task = parse_task_spec(entry["task"]).kind == "image"
+    return pytest.param(entry, id=_entry_id(entry), marks=[pytest.mark.slow] if image_task else [])
+
+
+@pytest.mark.parametrize("entry", [_param(entry) for entry in MANIFEST])
 def test_shipped_genome_reaches_documented_accuracy(entry, tmp_path, invoke, request):
     image_task = parse_task_spec(entry["task"]).kind == "image"
     data = request.getfixturevalue("data_dir") if image_task else tmp_path / "no-data-needed"

@@ -12,7 +12,7 @@ from conftest import DATA, NO_DATA, have_data
 from blgnn_es.errors import ConfigError, DataError
 from blgnn_es.tasks import draw_unroll, images, load_task, store
 
-pytestmark = pytest.mark.skipif(not have_data(), reason=NO_DATA)
+pytestmark = [pytest.mark.skipif(not have_data(), reason=NO_DATA), pytest.mark.slow]
 
 
 def _forget_loaded_arrays() -> None:
