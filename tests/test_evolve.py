@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from blgnn_es.cli import cli
 from blgnn_es.config.settings import load_config_text
+from blgnn_es.errors import ConfigError
 from blgnn_es.es.driver import evolve
 from blgnn_es.es.rundir import RunDir, strip_timings
 from blgnn_es.evaluation import DrawPlan
@@ -91,7 +92,7 @@ def test_evolve_evaluate_report(tmp_path):
     assert json.loads(deeper.output)["tasks"][0]["layer_sizes"] == [2, 6, 4, 1]
     table = _invoke("evaluate", str(run / "best_genome.npy"), "--seeds", "2",
                     "--out", str(tmp_path / "eval2"))
-    assert table.exit_code == 0 and "xor" in table.output and "±" in table.output
+    assert table.exit_code == 0 and "xor" in table.output and "accuracy mean" in table.output
 
     reported = _invoke("report", str(run))
     assert reported.exit_code == 0, reported.output
@@ -317,3 +318,173 @@ def test_cmaes_improves_fitness_from_a_random_genome(tmp_path):
     last = np.mean([r.median for r in lines[-5:]])
     assert last < first - 0.1, (first, last)
     assert lines[-1].best_so_far < 0.5 * lines[0].initial.fitness
+
+
+# ---- a run directory that checks itself (issue 11) --------------------------------------
+
+SMALL = TINY.replace("max_generations = 6", "max_generations = 3").replace(
+    'validate = ["circles"]', "validate = []").replace("popsize = 6", "popsize = 4")
+
+
+def test_damaged_checkpoint_falls_back_to_the_previous_one_loudly(tmp_path):
+    config = _write(tmp_path, SMALL)
+    out = tmp_path / "runs"
+    assert _invoke("evolve", "-c", str(config), "--out-dir", str(out), "--name", "straight",
+                   "--max-generations", "4").exit_code == 0
+    assert _invoke("evolve", "-c", str(config), "--out-dir", str(out)).exit_code == 0
+    run = out / "tiny"
+    assert (run / "checkpoint.prev").is_file()
+    data = (run / "checkpoint").read_bytes()
+    (run / "checkpoint").write_bytes(data[: len(data) // 2])  # one damaged write
+    resumed = _invoke("evolve", "--resume", str(run), "--max-generations", "4")
+    assert resumed.exit_code == 0, resumed.output
+    assert "falling back to checkpoint.prev" in resumed.output
+    assert "warning: " in (run / "log.txt").read_text()
+    assert _metrics(run) == _metrics(out / "straight")
+
+
+def test_resume_refuses_a_missing_checkpoint_and_force_starts_again(tmp_path):
+    config = _write(tmp_path, SMALL)
+    out = tmp_path / "runs"
+    assert _invoke("evolve", "-c", str(config), "--out-dir", str(out)).exit_code == 0
+    run = out / "tiny"
+    before = (run / "metrics.jsonl").read_text()
+    (run / "checkpoint").unlink()
+    refused = _invoke("evolve", "--resume", str(run))
+    assert refused.exit_code == 1 and "checkpoint: missing" in refused.output
+    assert (run / "metrics.jsonl").read_text() == before
+    again = _invoke("evolve", "--resume", str(run), "--force")
+    assert again.exit_code == 0, again.output
+    assert [r["generation"] for r in _metrics(run)] == [0, 1, 2]
+
+
+def test_edited_config_and_damaged_metrics_are_refused(tmp_path):
+    config = _write(tmp_path, SMALL)
+    out = tmp_path / "runs"
+    assert _invoke("evolve", "-c", str(config), "--out-dir", str(out)).exit_code == 0
+    run = out / "tiny"
+    original = (run / "config.toml").read_text()
+    (run / "config.toml").write_text(original.replace("steps = 5", "steps = 7"))
+    edited = _invoke("evolve", "--resume", str(run), "--max-generations", "4")
+    assert edited.exit_code == 1 and "unroll.steps = 7" in edited.output
+    # a resumable key edited by hand is fine
+    (run / "config.toml").write_text(original.replace("max_generations = 3",
+                                                      "max_generations = 4"))
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    (run / "metrics.jsonl").write_text("\n".join(["{bad", *lines[1:]]) + "\n")
+    damaged = _invoke("evolve", "--resume", str(run))
+    assert damaged.exit_code == 1 and "metrics.jsonl, line 1: damaged" in damaged.output
+    (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    assert _invoke("evolve", "--resume", str(run)).exit_code == 0
+    assert [r["generation"] for r in _metrics(run)] == [0, 1, 2, 3]
+
+
+def test_relative_file_task_resumes_and_evaluates_from_another_folder(tmp_path, monkeypatch):
+    start, elsewhere = tmp_path / "start", tmp_path / "elsewhere"
+    start.mkdir(), elsewhere.mkdir()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 2))
+    np.savez(start / "d.npz", X=x, y=(x[:, 0] > 0).astype(int))
+    (start / "c.toml").write_text(SMALL.replace('train = ["xor", "and"]',
+                                                'train = ["file:d.npz"]'))
+    monkeypatch.chdir(start)
+    assert _invoke("evolve", "-c", "c.toml", "--out-dir", "runs",
+                   "--max-generations", "2").exit_code == 0
+    resolved = (start / "runs/tiny/config.toml").read_text()
+    assert str(start / "d.npz") in resolved and "sha256=" in resolved
+    info = json.loads((start / "runs/tiny/run.json").read_text())
+    assert list(info["inputs"]) == [str(start / "d.npz")]
+    monkeypatch.chdir(elsewhere)
+    run = start / "runs/tiny"
+    assert _invoke("evolve", "--resume", str(run), "--max-generations", "3").exit_code == 0
+    evaluated = _invoke("evaluate", str(run / "mean_genome.npy"), "--seeds", "1", "--out",
+                        "ev")
+    assert evaluated.exit_code == 0, evaluated.output
+    np.savez(start / "d.npz", X=x, y=(x[:, 1] > 0).astype(int))  # the file changes
+    changed = _invoke("evolve", "--resume", str(run), "--max-generations", "4")
+    assert changed.exit_code == 1 and str(start / "d.npz") in changed.output
+    assert "changed since it was recorded" in changed.output
+
+
+def test_failed_start_leaves_nothing_and_a_killed_start_is_started_again(tmp_path,
+                                                                        monkeypatch):
+    evolve_command = sys.modules["blgnn_es.cli.evolve"]  # the module, not the command
+
+    config = _write(tmp_path, SMALL)
+    out = tmp_path / "runs"
+
+    def unreachable(*args, **kwargs):
+        raise ConfigError("parallel.scheduler = 'tcp://10.0.0.1:1': no scheduler there")
+
+    monkeypatch.setattr(evolve_command, "make_backend", unreachable)
+    failed = _invoke("evolve", "-c", str(config), "--out-dir", str(out))
+    assert failed.exit_code == 2 and "no scheduler there" in failed.output
+    assert not (out / "tiny").exists()
+    monkeypatch.undo()
+    (out / "tiny").mkdir(parents=True)  # what a kill -9 during the start leaves
+    (out / "tiny" / "config.toml").write_text("stub")
+    (out / "tiny" / "metrics.jsonl").write_text("")
+    again = _invoke("evolve", "-c", str(config), "--out-dir", str(out))
+    assert again.exit_code == 0, again.output
+
+
+def test_run_json_records_provenance_and_summary_shows_it(tmp_path):
+    config = _write(tmp_path, SMALL)
+    out = tmp_path / "runs"
+    assert _invoke("evolve", "-c", str(config), "--out-dir", str(out)).exit_code == 0
+    info = json.loads((out / "tiny" / "run.json").read_text())
+    session = info["sessions"][0]
+    assert session["action"] == "start" and session["environment"]["numpy"] == np.__version__
+    assert {"package", "git_commit", "python", "numba", "cma", "cpu"} <= set(
+        session["environment"])
+    assert _invoke("evolve", "--resume", str(out / "tiny"),
+                   "--max-generations", "4").exit_code == 0
+    info = json.loads((out / "tiny" / "run.json").read_text())
+    assert [s["action"] for s in info["sessions"]] == ["start", "resume"]
+    assert _invoke("report", str(out / "tiny")).exit_code == 0
+    summary = (out / "tiny" / "summary.md").read_text()
+    assert "Provenance" in summary and "numba" in summary and "CPU" in summary
+    again = _invoke("report", str(out / "tiny"))
+    assert again.exit_code == 2 and "--force" in again.output
+    assert _invoke("report", str(out / "tiny"), "--out", str(tmp_path / "rep")).exit_code == 0
+
+
+def test_check_prints_the_config_and_estimates_and_writes_nothing(tmp_path):
+    config = _write(tmp_path, SMALL)
+    out = tmp_path / "runs"
+    checked = _invoke("evolve", "-c", str(config), "--out-dir", str(out), "--check")
+    assert checked.exit_code == 0, checked.output
+    assert "[unroll]" in checked.output and "checkpoint: about" in checked.output
+    assert "generation: about" in checked.output and not out.exists()
+    big = _invoke("evolve", "-c", str(config), "--check", "--set", "cmaes.popsize=10000",
+                  "--set", "unroll.replicas=1000")
+    assert big.exit_code == 0 and "warning: a generation will take about" in big.output
+
+
+@pytest.mark.slow
+def test_loky_workers_die_with_a_killed_driver(tmp_path):
+    psutil = pytest.importorskip("psutil")
+    slow = SMALL.replace('backend = "serial"', 'backend = "loky"\nworkers = 2').replace(
+        "max_generations = 3", "max_generations = 500").replace("steps = 5", "steps = 40")
+    config = _write(tmp_path, slow)
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get(
+        "PYTHONPATH")]))}
+    process = subprocess.Popen([sys.executable, "-m", "blgnn_es.cli", "evolve", "-c",
+                                str(config), "--out-dir", str(tmp_path / "runs")], cwd=root,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    metrics = tmp_path / "runs" / "tiny" / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    workers = []
+    while time.monotonic() < deadline and process.poll() is None:
+        if metrics.exists() and metrics.read_text().count("\n") >= 1:
+            workers = [child for child in psutil.Process(process.pid).children(recursive=True)
+                       if child.is_running()]
+            if len(workers) >= 2:
+                break
+        time.sleep(0.05)
+    assert process.poll() is None and workers, "no loky workers seen"
+    process.kill()
+    process.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, f"workers outlived the driver: {[p.pid for p in alive]}"

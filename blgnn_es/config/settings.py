@@ -207,8 +207,8 @@ with warnings.catch_warnings():
 
         model_config = _FROZEN
 
-        train: NonEmptyTasks = Field(description="task specs the fitness is averaged over (all must "
-                             "have the same input and output sizes)",
+        train: NonEmptyTasks = Field(description="task specs the fitness is averaged over "
+                                     "(all must have the same input and output sizes)",
                              json_schema_extra={"allowed": _TASKS_ALLOWED})
         validate: Tasks = Field((), description="held-out task specs, validated every "
                                 "report.validate_every generations (sizes may differ)",
@@ -224,13 +224,13 @@ class UnrollSettings(BaseModel):
     model_config = _FROZEN
 
     steps: StrictInt = Field(10, ge=1, le=MAX_STEPS, description="T, learning steps per unroll")
-    batch: StrictInt = Field(128, ge=1, le=MAX_BATCH, description="B, examples per learning step and "
-                             "evaluation batch")
+    batch: StrictInt = Field(128, ge=1, le=MAX_BATCH, description="B, examples per learning "
+                             "step and evaluation batch")
     eval_batches: EvalBatches = Field(10, description='E, held-out batches after training, or '
                                       '"all" for the whole test split',
                                       json_schema_extra=EVAL_BATCHES_EXTRA)
-    replicas: StrictInt = Field(1, ge=1, le=MAX_REPLICAS, description="fitness samples per task (each its own "
-                                "task, synapse and batch seeds)")
+    replicas: StrictInt = Field(1, ge=1, le=MAX_REPLICAS, description="fitness samples per "
+                                "task (each its own task, synapse and batch seeds)")
 
 
 class FitnessSettings(BaseModel):
@@ -251,8 +251,8 @@ class CmaesSettings(BaseModel):
 
     model_config = _FROZEN
 
-    popsize: StrictInt | None = Field(None, ge=2, le=MAX_POPSIZE, description="population size (default: "
-                                      "pycma's 4 + 3 ln n)")
+    popsize: StrictInt | None = Field(None, ge=2, le=MAX_POPSIZE, description="population "
+                                      "size (default: pycma's 4 + 3 ln n)")
     sigma0: Finite = Field(0.2, gt=0.0, description="initial step size")
     max_generations: StrictInt = Field(100, ge=1, description="stop after this many "
                                        "generations (all restarts)")

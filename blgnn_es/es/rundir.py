@@ -92,10 +92,14 @@ class RunDir:
         except OSError as err:
             raise FileError(f"cannot make the run directory {os_error_text(err, run.path)}"
                             ) from None
-        atomic_write_text(run.config, config_text)
-        if info is not None:
-            run.write_info(info.model_copy(update={"config_sha256": _sha256(config_text)}))
-        atomic_write_text(run.metrics, "")
+        try:
+            atomic_write_text(run.config, config_text)
+            if info is not None:
+                run.write_info(info.model_copy(update={"config_sha256": _sha256(config_text)}))
+            atomic_write_text(run.metrics, "")
+        except BaseException:
+            shutil.rmtree(run.path, ignore_errors=True)  # made above: leave nothing behind
+            raise
         return run
 
     @classmethod

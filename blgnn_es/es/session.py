@@ -129,10 +129,14 @@ def _start(config: Config, path: Path, note: str, command: Sequence[str] | None,
     info = RunInfo(config_sha256="", config=config.to_dict(), inputs=input_files(config),
                    sessions=[session("start", command)])
     run = RunDir.create(path, config.to_toml(), force=force, info=info)
-    run.log(note)
-    warnings = sizes.warnings()
-    for line in warnings:
-        run.log(f"warning: {line}")
+    try:
+        run.log(note)
+        warnings = sizes.warnings()
+        for line in warnings:
+            run.log(f"warning: {line}")
+    except BaseException:
+        run.remove_unstarted()  # made just now: a failed start leaves nothing behind
+        raise
     return OpenedRun(config, run, False, created=True, warnings=warnings)
 
 
