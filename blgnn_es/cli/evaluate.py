@@ -43,8 +43,8 @@ from blgnn_es.reports.evaluation import evaluation_record, evaluation_table, wri
               help="Where the curve CSV and PNG go (default: <genome>-eval/ beside the genome).")
 @click.option("--force", is_flag=True, help="Replace an earlier evaluation in the --out folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-@click.option("--baselines", help="Gradient-descent baselines beside BLUR, e.g. "
-              "sgd,momentum,adam (see docs/baselines.md).")
+@click.option("--baselines", help="Baselines beside BLUR, e.g. "
+              "sgd,momentum,adam,fa (fa: feedback alignment; see docs/baselines.md).")
 @click.option("--loss", type=click.Choice(["ce", "mse"]), default="ce", show_default=True,
               help="Baselines' loss: softmax cross-entropy or mean squared error.")
 @click.option("--rates", type=Rates(), default="1e-4:1:13", show_default=True,

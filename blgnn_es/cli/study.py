@@ -31,7 +31,8 @@ from blgnn_es.reports.study import write_study
 @click.option("--force", is_flag=True, help="Replace an earlier output of this study.")
 @friendly_errors
 def study(config_path, out_dir, seeds, data_dir, force) -> None:
-    """Genomes x tasks x architectures x step budgets, each beside SGD, momentum and Adam.
+    """Genomes x tasks x architectures x step budgets, each beside SGD, momentum, Adam and
+    feedback alignment.
 
     Writes per task a markdown and a CSV table and a PNG to <out_dir>/<name>/.
 
