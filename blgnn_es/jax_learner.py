@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from blgnn_es.errors import BlgnnError
+from blgnn_es.errors import BlgnnError, NetworkError
 from blgnn_es.learner import (
     PopulationResult,
     _batches,
@@ -179,27 +179,41 @@ def _normalize(u, gen: _Genome, on: bool):
 
 
 def _mix_pre(a, transform):
-    """Σ_d a[d] · transform[d, c] for every column c: (k, B, n) -> (c, B, n)."""
-    return _einsum("dbi,dc->cbi", a, transform)
+    """Σ_d a[d] · transform[d, c] for every column c: (k, B, n) -> (c, B, n).
+
+    Written elementwise, not as a product: XLA fuses it into one loop, where a k-long
+    contraction would be a (batched, under vmap) matrix product of tiny operands (the toy
+    workload runs 25% faster so).
+    """
+    return jnp.stack([_weighted_sum(a, transform[:, c]) for c in range(transform.shape[1])])
 
 
 def _mix_post(a, transform):
     """Σ_e transform[c, e] · a[e] for every row c (μ̃ of SPEC §3.5): (k, B, n) -> (c, B, n)."""
-    return _einsum("ce,ebi->cbi", transform, a)
+    return jnp.stack([_weighted_sum(a, transform[c]) for c in range(transform.shape[0])])
+
+
+def _weighted_sum(a, weights):
+    """Σ_d weights[d] · a[d], unrolled over the k states."""
+    return functools.reduce(jnp.add, [weights[d] * a[d] for d in range(a.shape[0])])
+
+
+def _with_bias(m, transform):
+    """[m, bias]: the bias neuron (states all 1) mixed by column c of ``transform`` is
+    Σ_d transform[d, c]; appended as the last neuron of m (c, B, n) -> (c, B, n + 1)."""
+    bias = jnp.broadcast_to(transform.sum(axis=0)[:, None, None], m.shape[:2] + (1,))
+    return jnp.concatenate([m, bias.astype(m.dtype)], axis=2)
 
 
 def _forward_layer(cfg: _Config, gen: _Genome, w, a_in, names, channels: int):
     """SPEC §3.2: u_c = ([a, 1] ν[:, c]) W_c ; a' = φ(f·a' + η·N(u)), a' = 0 after the reset.
 
     Only the first ``channels`` states are computed (label feedback and the evaluation read
-    state 0 of the output only). The bias neuron's mixed state is Σ_d ν[d, c].
+    state 0 of the output only).
     """
-    n = a_in.shape[2]
     nu = gen.nu[:, :channels]
     w = w[:channels]
-    u = _einsum("cbi,cij->cbj", _mix_pre(a_in, nu), w[:, :n]) + (
-        nu.sum(axis=0)[:, None, None] * w[:, n][:, None, :]
-    )
+    u = _einsum("cbi,cij->cbj", _with_bias(_mix_pre(a_in, nu), nu), w)
     if cfg.read_normalization:  # W[:, j, c] / ‖W[:, j, c]‖ scales column j of u
         u = u / jnp.sqrt((w * w).sum(axis=1))[:, None, :]
     return _activate(names[:channels], gen.eta * _normalize(u, gen, cfg.normalization))
@@ -210,11 +224,11 @@ def _backward_layer(cfg: _Config, gen: _Genome, w, v, a_above, a_here, names):
     k, _, n = a_here.shape
     first = 1 if cfg.multiplicative else 0  # multiplicative: state 0 is left as it is
     m = _mix_pre(a_above, gen.mu[:, first:])
-    if cfg.tied:  # V_c = W_c[:n]ᵀ
-        w_read = w[first:, :n]
-        vin = _einsum("cbj,cij->cbi", m, w_read)
+    if cfg.tied:  # V_c = W_c[:n]ᵀ: the full product, then the bias neuron's entry dropped
+        w_read = w[first:]
+        vin = _einsum("cbj,cij->cbi", m, w_read)[:, :, :n]
         if cfg.read_normalization:  # column i of V_c is row i of W_c[:n]
-            vin = vin / jnp.sqrt((w_read * w_read).sum(axis=2))[:, None, :]
+            vin = vin / jnp.sqrt((w_read * w_read).sum(axis=2))[:, None, :n]
     else:
         v_read = v[first:]
         vin = _einsum("cbj,cji->cbi", m, v_read)
@@ -240,12 +254,9 @@ def _hebbian(cfg: _Config, gen: _Genome, w, v, pre, post, update_v: bool):
     k, batch, n = pre.shape
     ch = 1 if cfg.shared_states else k
     nu_pre, mu_post = gen.nu_pre[:, :ch], gen.mu_post[:ch]
-    p = _mix_pre(pre, nu_pre)  # (ch, B, n); the bias row's mixed state is Σ_d ν̃[d, c]
+    p = _with_bias(_mix_pre(pre, nu_pre), nu_pre)  # (ch, B, n + 1)
     q = _mix_post(post, mu_post)  # (ch, B, n')
-    dw = jnp.concatenate(
-        [_einsum("cbi,cbj->cij", p, q), nu_pre.sum(axis=0)[:, None, None] * q.sum(axis=1)[:, None]],
-        axis=1,
-    ) / batch
+    dw = _einsum("cbi,cbj->cij", p, q) / batch
     w_old = w[:ch]
     if cfg.oja:
         dw = dw - _oja_decay(gen) * w_old * (q * q).mean(axis=1)[:, None, :]
@@ -334,13 +345,17 @@ def _evaluate(cfg: _Config, gen: _Genome, ws, x_eval, y_eval):
 
 
 def _all_finite(arrays):
-    return functools.reduce(jnp.logical_and, [jnp.isfinite(a).all() for a in arrays],
-                            jnp.array(True))
+    """False when any entry is NaN or ±inf: x·0 is NaN exactly then (one fused reduction
+    per tensor, as in the kernel)."""
+    total = functools.reduce(jnp.add, [(a * 0).sum() for a in arrays])
+    return total == 0
 
 
-def _unroll(cfg: _Config, genome, ws, vs, x_train, t_train, x_eval, y_eval):
+def _unroll(cfg: _Config, genome, ws, vs, x_train, t_train, x_eval, y_eval, freeze: bool):
     """SPEC §6: T learning steps (lax.scan), then the evaluation. A step that leaves a
-    synapse NaN or infinite sets ``diverged``; the steps after it change nothing."""
+    synapse NaN or infinite sets ``diverged`` and ends the count of steps done; with
+    ``freeze`` (synapses returned) the steps after it change nothing. Without it the NaNs
+    run on (their metrics are NaN either way), sparing a select over every synapse."""
     gen = _slots(cfg, genome)
     nan = jnp.array(jnp.nan, jnp.float64)
     has_eval = x_eval.shape[0] > 0
@@ -348,8 +363,11 @@ def _unroll(cfg: _Config, genome, ws, vs, x_train, t_train, x_eval, y_eval):
     def step(carry, batch):
         ws, vs, diverged, done = carry
         new_ws, new_vs = _learning_step(cfg, gen, ws, vs, *batch)
-        keep = lambda old, new: jnp.where(diverged, old, new)  # noqa: E731
-        ws, vs = jax.tree.map(keep, (ws, vs), (new_ws, new_vs))
+        if freeze:
+            keep = lambda old, new: jnp.where(diverged, old, new)  # noqa: E731
+            ws, vs = jax.tree.map(keep, (ws, vs), (new_ws, new_vs))
+        else:
+            ws, vs = new_ws, new_vs
         done = done + jnp.where(diverged, 0, 1)
         diverged = diverged | ~_all_finite(new_ws + new_vs)
         curve = nan
@@ -371,16 +389,27 @@ def _unroll(cfg: _Config, genome, ws, vs, x_train, t_train, x_eval, y_eval):
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled(cfg: _Config, population: bool, keep_synapses: bool):
-    """The jitted unroll for one configuration (jax.jit keys the shapes and dtypes)."""
+def _compiled(cfg: _Config, population: int | None, keep_synapses: bool):
+    """The jitted unroll for one configuration (jax.jit keys the shapes and dtypes).
+
+    ``population``: None for one genome; else genomes are vmapped in chunks of that many
+    (lax.map over the chunks; 0: the whole population in one vmap).
+    """
 
     def one(genome, ws, vs, x_train, t_train, x_eval, y_eval):
-        metrics, synapses = _unroll(cfg, genome, ws, vs, x_train, t_train, x_eval, y_eval)
+        metrics, synapses = _unroll(cfg, genome, ws, vs, x_train, t_train, x_eval, y_eval,
+                                    keep_synapses)
         return (metrics, synapses) if keep_synapses else metrics
 
-    if population:  # every genome from the same synapses and batches (common random numbers)
-        one = jax.vmap(one, in_axes=(0, None, None, None, None, None, None))
-    return jax.jit(one)
+    if population is None:
+        return jax.jit(one)
+
+    def many(genomes, *shared):  # every genome from the same synapses and batches
+        if population == 0:
+            return jax.vmap(lambda g: one(g, *shared))(genomes)
+        return lax.map(lambda g: one(g, *shared), genomes, batch_size=population)
+
+    return jax.jit(many)
 
 
 # ---- the public API (learner.py's) ---------------------------------------------------------
@@ -404,6 +433,24 @@ def _prepare(net: NetworkSpec, forward, backward, x_train, y_train, x_eval, y_ev
     return ws, vs, arrays
 
 
+# On a CPU a big network's population runs best one genome after another (each unroll's
+# products already fill the core; vmapped ones would thrash the cache); a small one's in one
+# vmap (per-operation costs dominate). Measured in bench/bench_jax.py; GPUs vmap all.
+CPU_SEQUENTIAL_ABOVE = 50_000  # synapse entries per genome
+
+
+def _chunk(net: NetworkSpec, chunk: int | None) -> int:
+    """Genomes per vmap in run_population (0: all at once); see CPU_SEQUENTIAL_ABOVE."""
+    if chunk is not None:
+        if chunk < 0:
+            raise NetworkError(f"chunk must be >= 0 (0: the whole population), got {chunk}")
+        return int(chunk)
+    if jax.default_backend() != "cpu":
+        return 0
+    entries = sum(int(np.prod(net.forward_shape(i))) for i in range(net.n_layers))
+    return 1 if entries > CPU_SEQUENTIAL_ABOVE else 0
+
+
 def _genome_operand(genome, net: NetworkSpec):
     return jnp.asarray(_check_genome(genome, net).astype(net.numpy_dtype))
 
@@ -422,7 +469,7 @@ def train(genome, net: NetworkSpec, x_train, y_train, *, weights=None, seed: int
     forward, backward = _initial(net, weights, seed)
     ws, vs, arrays = _prepare(net, forward, backward, x_train, y_train, x_eval, y_eval)
     cfg = _config(net, record_curve=record_curve, update_unread=True)
-    metrics, (ws, vs) = _compiled(cfg, False, True)(_genome_operand(genome, net), ws, vs,
+    metrics, (ws, vs) = _compiled(cfg, None, True)(_genome_operand(genome, net), ws, vs,
                                                     *arrays)
     numbers = _result_numbers(metrics, arrays[0].shape[0], record_curve)
     new_forward, new_backward = _spec_layout(net, ws, vs)
@@ -450,7 +497,7 @@ def run_unroll(genome, net: NetworkSpec, x_train, y_train, x_eval, y_eval, *,
     forward, backward = _initial(net, weights, seed)
     ws, vs, arrays = _prepare(net, forward, backward, x_train, y_train, x_eval, y_eval)
     cfg = _config(net, record_curve=record_curve, update_unread=False)
-    metrics = _compiled(cfg, False, False)(_genome_operand(genome, net), ws, vs, *arrays)
+    metrics = _compiled(cfg, None, False)(_genome_operand(genome, net), ws, vs, *arrays)
     return UnrollResult(*_result_numbers(metrics, arrays[0].shape[0], record_curve))
 
 
@@ -473,9 +520,11 @@ def evaluate(genome, net: NetworkSpec, forward: list[np.ndarray], x, labels,
 
 
 def run_population(genomes, net: NetworkSpec, x_train, y_train, x_eval, y_eval, *,
-                   seed: int | None = None, weights=None) -> PopulationResult:
+                   seed: int | None = None, weights=None, chunk: int | None = None
+                   ) -> PopulationResult:
     """:func:`blgnn_es.learner.run_population` in JAX: every row of ``genomes`` (P, G) from
-    the same initial synapses and batches, in one vmapped call."""
+    the same initial synapses and batches, in one jitted call: vmapped ``chunk`` genomes at
+    a time (0: all at once; default: see :func:`_chunk`)."""
     _require_jax()
     genomes = np.atleast_2d(np.asarray(genomes, dtype=np.float64))
     if not len(genomes):
@@ -487,7 +536,7 @@ def run_population(genomes, net: NetworkSpec, x_train, y_train, x_eval, y_eval, 
     ws, vs, arrays = _prepare(net, forward, backward, x_train, y_train, x_eval, y_eval)
     cfg = _config(net, record_curve=False, update_unread=False)
     acc, l2, ce, diverged, done, _ = jax.device_get(
-        _compiled(cfg, True, False)(jnp.asarray(checked), ws, vs, *arrays))
+        _compiled(cfg, _chunk(net, chunk), False)(jnp.asarray(checked), ws, vs, *arrays))
     return PopulationResult(np.asarray(acc, np.float64), np.asarray(l2, np.float64),
                             np.asarray(ce, np.float64), np.asarray(diverged, bool),
                             np.asarray(done, np.int64))

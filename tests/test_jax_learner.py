@@ -140,6 +140,9 @@ def test_population_equals_unroll_per_genome_and_numba():
         assert (pop.diverged[p], pop.steps_done[p]) == (one.diverged, one.steps_done)
         for name in ("accuracy", "l2", "ce"):
             np.testing.assert_allclose(getattr(pop, name)[p], getattr(one, name), rtol=1e-6)
+    chunked = jax_learner.run_population(genomes, net, x, y, x_eval, y_eval, seed=3, chunk=2)
+    np.testing.assert_allclose(chunked.l2, pop.l2, rtol=1e-6)  # 2 + 2 + a remainder of 1
+    np.testing.assert_array_equal(chunked.steps_done, pop.steps_done)
     np.testing.assert_array_equal(pop.diverged, [False] * 4 + [True])
     np.testing.assert_array_equal(pop.diverged, numba.diverged)
     np.testing.assert_array_equal(pop.steps_done, numba.steps_done)
