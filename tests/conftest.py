@@ -19,7 +19,7 @@ from blgnn_es.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 # The repo sits at X/main and the shared data at X/shared/data, here and in CI.
-DATA = Path(os.environ.get("BLGNN_ES_DATA", ROOT.parent / "shared" / "data"))
+DATA = Path(os.environ.get("BLGNN_ES_DATA", ROOT.parent / "shared" / "data")).resolve()
 NO_DATA = (f"MNIST not found in {DATA}: set BLGNN_ES_DATA to a folder holding mnist/ and "
            "fashion-mnist/ (the idx files), e.g. BLGNN_ES_DATA=../shared/data")
 
