@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import shlex
 from pathlib import Path
@@ -20,7 +19,6 @@ from blgnn_es.errors import ConfigError
 from blgnn_es.model.genome import hebbian_genome, save_genome
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("BLGNN_ES_DATA", ROOT.parent / "shared" / "data"))
 
 
 def _invoke(command: str):
@@ -105,12 +103,12 @@ def test_evaluate_baselines_refuses_unknown_optimizer(genome, tmp_path):
     assert result.exit_code == 2 and "rmsprop" in result.output
 
 
-@pytest.mark.skipif(not (DATA / "mnist").exists(), reason="MNIST not found")
-def test_evaluate_baselines_on_mnist(genome, tmp_path):
+@pytest.mark.slow
+def test_evaluate_baselines_on_mnist(genome, tmp_path, data_dir):
     result = _invoke(
         f"evaluate {genome} --task mnist:resolution=10 --layers 32 --steps 5 --batch 32 "
         f"--eval-batches 2 --seeds 2 --rates 0.01:1:3 --baselines sgd,momentum,adam "
-        f"--data-dir {DATA} --out {tmp_path / 'm'} --json"
+        f"--data-dir {data_dir} --out {tmp_path / 'm'} --json"
     )
     assert result.exit_code == 0, result.output
     task = json.loads(result.output)["tasks"][0]
