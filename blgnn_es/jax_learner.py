@@ -540,3 +540,21 @@ def run_population(genomes, net: NetworkSpec, x_train, y_train, x_eval, y_eval, 
     return PopulationResult(np.asarray(acc, np.float64), np.asarray(l2, np.float64),
                             np.asarray(ce, np.float64), np.asarray(diverged, bool),
                             np.asarray(done, np.int64))
+
+
+# ---- the fitness path (what a JAX parallel backend plugs in) ------------------------------
+
+def unroll_population(genomes, sample) -> PopulationResult:
+    """:func:`blgnn_es.evaluation.unroll_population` on the JAX learner: every genome on one
+    fitness sample (an ``evaluation.Sample``: its network, batches and synapse seed) in one
+    jitted call. Read by attribute, not imported: evaluation is a later stage."""
+    data = sample.data
+    return run_population(genomes, sample.net, data.x_train, data.y_train, data.x_eval,
+                          data.y_eval, seed=sample.synapse_seed)
+
+
+def unroll_sample(genome, sample, record_curve: bool = False) -> UnrollResult:
+    """:func:`blgnn_es.evaluation.unroll_sample` on the JAX learner."""
+    data = sample.data
+    return run_unroll(genome, sample.net, data.x_train, data.y_train, data.x_eval, data.y_eval,
+                      seed=sample.synapse_seed, record_curve=record_curve)

@@ -22,11 +22,13 @@ jax = pytest.importorskip("jax")
 from test_backprop import sgd_reference  # noqa: E402
 from test_kernel_oracle import ACTIVATION_SETS, FLOAT32_RTOL, _max_error, _problem  # noqa: E402
 
-from blgnn_es import jax_learner, learner  # noqa: E402
+from blgnn_es import evaluation, fitness, jax_learner, learner  # noqa: E402
+from blgnn_es.config.settings import FitnessSettings  # noqa: E402
 from blgnn_es.errors import NetworkError  # noqa: E402
 from blgnn_es.model import reference  # noqa: E402
 from blgnn_es.model.genome import backprop_genome, hebbian_genome, random_genome  # noqa: E402
 from blgnn_es.model.network import NetworkSpec, backprop_network, encode_targets  # noqa: E402
+from blgnn_es.tasks.unroll import UnrollData  # noqa: E402
 
 OFF = {"tied": False, "shared_states": False, "normalization": False, "oja": False,
        "read_normalization": False, "feedback": "label", "backward": "additive"}
@@ -215,3 +217,28 @@ def test_without_jax_the_module_imports_and_says_how_to_install():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert "pip install -e '.[jax]'" in out and len(out.strip().splitlines()) == 1
+
+
+def test_fitness_on_the_jax_learner_equals_the_numba_fitness(monkeypatch):
+    """What a JAX backend would run: fitness.score_genomes with the JAX learner's
+    unroll_population (one call per sample) gives the numba path's fitness."""
+    samples = []
+    for index in range(2):
+        net, x, y, x_eval, y_eval = _toy("float32")
+        rng = np.random.default_rng(index)
+        data = UnrollData(*(np.ascontiguousarray(a[:, rng.permutation(a.shape[1])])
+                            for a in (x, y, x_eval, y_eval)))
+        seeds = evaluation.SampleSeeds(base=7, generation=0, task_index=index, replica=0)
+        samples.append(evaluation.Sample(f"task{index}", net, data, seeds))
+    genomes = _population()
+    for metric in ("accuracy", "l2"):
+        settings = FitnessSettings(metric=metric)
+        numba = fitness.score_genomes(genomes, samples, settings)
+        monkeypatch.setattr(fitness, "unroll_population", jax_learner.unroll_population)
+        monkeypatch.setattr(fitness, "unroll_sample", jax_learner.unroll_sample)
+        ours = fitness.score_genomes(genomes, samples, settings)
+        monkeypatch.undo()
+        for a, b in zip(ours, numba, strict=True):
+            assert (a.diverged, a.samples) == (b.diverged, b.samples)
+            tol = 1.0 / 32 if metric == "accuracy" else FLOAT32_RTOL * max(b.fitness, 1.0)
+            assert abs(a.fitness - b.fitness) <= tol
