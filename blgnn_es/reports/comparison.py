@@ -136,17 +136,6 @@ class SweepRecord(BaseModel):
     curve_high: list[float]
 
 
-class PairedRecord(BaseModel):
-    """BLUR minus one baseline at one budget, paired by seed."""
-
-    model_config = ConfigDict(extra="forbid")
-    difference: float
-    low: float
-    high: float
-    p_value: float
-    verdict: str
-
-
 class StandingRecord(BaseModel):
     """BLUR against the baselines at one budget: its verdict against the strongest baseline
     (``rival``) and against each (``versus``); ``leader``: the best mean of all learners."""
@@ -160,7 +149,7 @@ class StandingRecord(BaseModel):
     high: float
     p_value: float
     means: dict[str, float]
-    versus: dict[str, PairedRecord]
+    versus: dict[str, Paired]  # the stats record itself: one declaration
 
 
 class TaskComparisonRecord(TaskRecord):
@@ -198,18 +187,13 @@ def sweep_record(sweep, budgets) -> SweepRecord:
         curve_low=[iv.low for iv in curve], curve_high=[iv.high for iv in curve])
 
 
-def paired_record(paired: Paired) -> PairedRecord:
-    return PairedRecord(difference=paired.difference, low=paired.low, high=paired.high,
-                        p_value=paired.p_value, verdict=paired.verdict)
-
-
 def standing_record(standing: Standing) -> StandingRecord:
     rival = standing.against_rival
     return StandingRecord(
         leader=standing.leader, rival=standing.rival, verdict=standing.verdict,
         difference=rival.difference, low=rival.low, high=rival.high, p_value=rival.p_value,
         means={name: iv.mean for name, iv in standing.intervals.items()},
-        versus={name: paired_record(p) for name, p in standing.versus.items()})
+        versus=dict(standing.versus))
 
 
 def comparison_record(
