@@ -10,7 +10,7 @@ several chunks of one generation draws its data once.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +18,7 @@ import numpy as np
 from blgnn_es.config.settings import FitnessSettings
 from blgnn_es.errors import BlgnnError
 from blgnn_es.evaluation import DrawPlan, Sample, draw_samples, unroll_population, unroll_sample
+from blgnn_es.learner import PopulationResult, UnrollResult
 
 
 class EvaluationError(BlgnnError):
@@ -58,14 +59,28 @@ def combine(values: list[float], average: str) -> float:
     return float(np.mean(values))
 
 
-def _run_sample(genomes: np.ndarray, sample: Sample, where: str, first_index: int):
-    """All genomes on one sample in one kernel call; on failure, find the genome to blame."""
+@dataclass(frozen=True)
+class Learner:
+    """The inner learner a fitness runs on: every genome on one sample in one call, and one
+    genome on one sample (to find the genome to blame when a population call fails). The
+    numba kernel by default; the JAX learner through the jax backend (parallel/jax_backend.py)."""
+
+    population: Callable[[np.ndarray, Sample], PopulationResult] = unroll_population
+    sample: Callable[[np.ndarray, Sample], UnrollResult] = unroll_sample
+
+
+NUMBA_LEARNER = Learner()
+
+
+def _run_sample(genomes: np.ndarray, sample: Sample, where: str, first_index: int,
+                learner: Learner = NUMBA_LEARNER) -> PopulationResult:
+    """All genomes on one sample in one learner call; on failure, find the genome to blame."""
     try:
-        return unroll_population(genomes, sample)
+        return learner.population(genomes, sample)
     except Exception as population_error:
         for offset, genome in enumerate(genomes):
             try:
-                unroll_sample(genome, sample)
+                learner.sample(genome, sample)
             except Exception as err:
                 raise EvaluationError(
                     f"{where}genome {first_index + offset}, task {sample.task_name} (index "
@@ -78,7 +93,8 @@ def _run_sample(genomes: np.ndarray, sample: Sample, where: str, first_index: in
 
 
 def score_genomes(genomes: np.ndarray, samples: Sequence[Sample], fitness: FitnessSettings,
-                  where: str = "", first_index: int = 0) -> list[GenomeScore]:
+                  where: str = "", first_index: int = 0,
+                  learner: Learner = NUMBA_LEARNER) -> list[GenomeScore]:
     """Run every sample with every genome and combine each genome's samples."""
     genomes = np.atleast_2d(genomes)
     count = len(genomes)
@@ -87,7 +103,7 @@ def score_genomes(genomes: np.ndarray, samples: Sequence[Sample], fitness: Fitne
     diverged = np.zeros((count, len(samples)), dtype=bool)
     task_of = np.array([sample.task_index for sample in samples])
     for column, sample in enumerate(samples):
-        result = _run_sample(genomes, sample, where, first_index)
+        result = _run_sample(genomes, sample, where, first_index, learner)
         for row in range(count):
             acc = float(result.accuracy[row])
             failed = bool(result.diverged[row])
@@ -110,7 +126,8 @@ def score_genomes(genomes: np.ndarray, samples: Sequence[Sample], fitness: Fitne
 
 
 def score_chunk(genomes: np.ndarray, plan: DrawPlan, fitness: FitnessSettings,
-                generation: int, first_index: int) -> list[GenomeScore]:
+                generation: int, first_index: int,
+                learner: Learner = NUMBA_LEARNER) -> list[GenomeScore]:
     """Score consecutive genomes of a generation; a worker's job.
 
     ``first_index`` is the population index of ``genomes[0]``, for error messages.
@@ -123,4 +140,5 @@ def score_chunk(genomes: np.ndarray, plan: DrawPlan, fitness: FitnessSettings,
         raise EvaluationError(f"generation {generation}: drawing task data failed: "
                               f"{type(err).__name__}: {err}") from None
     return score_genomes(np.asarray(genomes, dtype=np.float64), samples, fitness,
-                         where=f"generation {generation}, ", first_index=first_index)
+                         where=f"generation {generation}, ", first_index=first_index,
+                         learner=learner)

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from blgnn_es.errors import BlgnnError, NetworkError
+from blgnn_es.errors import ConfigError, NetworkError
 from blgnn_es.learner import (
     PopulationResult,
     _batches,
@@ -57,7 +57,7 @@ INSTALL_HINT = "the JAX learner needs JAX: pip install -e '.[jax]' (or pip insta
 NORM_EPS = 1e-5  # SPEC §5
 
 
-class JaxUnavailableError(BlgnnError):
+class JaxUnavailableError(ConfigError):
     """JAX is not installed; the message says how to install it (the CLI exits with 2)."""
 
 
@@ -66,7 +66,8 @@ def have_jax() -> bool:
     return jax is not None
 
 
-def _require_jax() -> None:
+def require_jax() -> None:
+    """Raise the one-line install hint when JAX is missing."""
     if jax is None:
         raise JaxUnavailableError(INSTALL_HINT)
 
@@ -465,7 +466,7 @@ def train(genome, net: NetworkSpec, x_train, y_train, *, weights=None, seed: int
           x_eval=None, y_eval=None, record_curve: bool = False) -> TrainResult:
     """:func:`blgnn_es.learner.train` in JAX: T steps, the trained synapses in SPEC layout
     (V_0 updated too, to be returned) and, with eval data, the metrics of SPEC §6."""
-    _require_jax()
+    require_jax()
     forward, backward = _initial(net, weights, seed)
     ws, vs, arrays = _prepare(net, forward, backward, x_train, y_train, x_eval, y_eval)
     cfg = _config(net, record_curve=record_curve, update_unread=True)
@@ -493,7 +494,7 @@ def run_unroll(genome, net: NetworkSpec, x_train, y_train, x_eval, y_eval, *,
                ) -> UnrollResult:
     """:func:`blgnn_es.learner.run_unroll` in JAX: one fitness sample (SPEC §6); synapses
     are not returned, so the never-read V_0 is not updated."""
-    _require_jax()
+    require_jax()
     forward, backward = _initial(net, weights, seed)
     ws, vs, arrays = _prepare(net, forward, backward, x_train, y_train, x_eval, y_eval)
     cfg = _config(net, record_curve=record_curve, update_unread=False)
@@ -505,7 +506,7 @@ def evaluate(genome, net: NetworkSpec, forward: list[np.ndarray], x, labels,
              batch_size: int | None = None) -> dict[str, float]:
     """:func:`blgnn_es.learner.evaluate` in JAX: forward-only metrics of given synapses on
     x (N, n_inputs), the whole set as one batch or batches of ``batch_size``."""
-    _require_jax()
+    require_jax()
     x, labels = np.asarray(x), np.asarray(labels)
     if batch_size is not None:
         n_batches = x.shape[0] // batch_size
@@ -525,7 +526,7 @@ def run_population(genomes, net: NetworkSpec, x_train, y_train, x_eval, y_eval, 
     """:func:`blgnn_es.learner.run_population` in JAX: every row of ``genomes`` (P, G) from
     the same initial synapses and batches, in one jitted call: vmapped ``chunk`` genomes at
     a time (0: all at once; default: see :func:`_chunk`)."""
-    _require_jax()
+    require_jax()
     genomes = np.atleast_2d(np.asarray(genomes, dtype=np.float64))
     if not len(genomes):
         empty = np.zeros(0)

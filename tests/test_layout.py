@@ -14,7 +14,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "blgnn_es"
 STAGES = ("errors", "fileio", "tasks", "model", "config", "kernel", "learner", "jax_learner",
           "evaluation", "fitness", "baselines", "parallel", "es", "reports", "cli")
 # Imports deferred on purpose: an optional heavy dependency loaded only when asked for.
-DEFERRED = {("blgnn_es.parallel.backends", "blgnn_es.parallel.dask_cluster")}
+DEFERRED = {("blgnn_es.parallel.backends", "blgnn_es.parallel.dask_cluster"),
+            ("blgnn_es.parallel.backends", "blgnn_es.parallel.jax_backend")}
 
 
 def _modules() -> dict[str, Path]:

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from blgnn_es.cli.errors import CommandError, error_message, friendly_errors
-from blgnn_es.config.settings import Config
+from blgnn_es.config.settings import BACKENDS, Config
 from blgnn_es.errors import BlgnnError, ConfigError
 from blgnn_es.es import session
 from blgnn_es.es.driver import PREEMPTED, progress_line
@@ -55,7 +55,7 @@ def _named_overrides(name, seed, workers, max_generations, out_dir, backend=None
 @click.option("--check", "check_only", is_flag=True,
               help="Print the resolved config and the estimated checkpoint size and "
                    "generation time, then exit (writes nothing).")
-@click.option("--backend", type=click.Choice(["loky", "serial", "dask"]),
+@click.option("--backend", type=click.Choice(BACKENDS),
               help="parallel.backend.")
 @click.option("--scheduler", metavar="tcp://HOST:PORT",
               help="A running dask scheduler (parallel.scheduler; implies --backend dask).")
@@ -82,7 +82,7 @@ def evolve(config_path, resume, overrides, name, seed, workers, max_generations,
     SIGTERM or SIGUSR1 (a batch job's end) finishes the current generation, writes the
     checkpoint and exits with code 75; continue with --resume (docs/cluster.md).
     """
-    if (scheduler or cluster) and backend in ("loky", "serial"):
+    if (scheduler or cluster) and backend not in (None, "dask"):
         raise ConfigError(f"--scheduler and --cluster are for --backend dask, not {backend}")
     if scheduler or cluster:
         backend = "dask"

@@ -57,7 +57,7 @@ GENOME_PRESETS = ("random", "backprop", "hebbian")
 METRICS = ("accuracy", "l2", "ce")
 AVERAGES = ("mean", "median", "worst")
 RESTARTS = ("none", "ipop", "bipop")
-BACKENDS = ("loky", "serial", "dask")
+BACKENDS = ("loky", "serial", "dask", "jax")
 CLUSTERS = ("local", "slurm")
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
@@ -278,8 +278,10 @@ class ParallelSettings(BaseModel):
     model_config = _FROZEN
 
     backend: Literal[BACKENDS] = Field("loky", description="loky (processes on this machine), "
-                                       "serial, or dask (a dask cluster: see scheduler and "
-                                       "cluster; docs/cluster.md)")
+                                       "serial, dask (a dask cluster: see scheduler and "
+                                       "cluster; docs/cluster.md), or jax (the JAX learner in "
+                                       "this process, one vmapped call per sample; GPU if JAX "
+                                       "sees one; pip install -e '.[jax]')")
     workers: StrictInt = Field(0, ge=0, description="worker processes (0: all cores; dask with "
                                "scheduler: the workers it has; dask with slurm: jobs x cores)")
     chunks_per_worker: StrictInt = Field(2, ge=1, description="jobs per worker and generation")
@@ -321,7 +323,7 @@ class ParallelSettings(BaseModel):
     @property
     def n_workers(self) -> int:
         """Workers actually used (0 means all cores; serial means 1; slurm: jobs x cores)."""
-        if self.backend == "serial":
+        if self.backend in ("serial", "jax"):
             return 1
         if self.workers:
             return self.workers

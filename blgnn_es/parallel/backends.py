@@ -135,7 +135,12 @@ def make_backend(settings: ParallelSettings, log: Callable[[str], None] = print)
                 "pip install 'blgnn-es[dask]'"
             ) from None
         return make_dask_backend(settings, log)
-    raise ConfigError(f"parallel.backend = {settings.backend!r}; allowed: loky, serial, dask")
+    if settings.backend == "jax":
+        from blgnn_es.parallel.jax_backend import JaxBackend  # JAX loads in about a second
+
+        return JaxBackend()
+    raise ConfigError(f"parallel.backend = {settings.backend!r}; allowed: loky, serial, dask, "
+                      "jax")
 
 
 def chunk_bounds(count: int, chunks: int) -> list[tuple[int, int]]:
