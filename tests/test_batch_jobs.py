@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from blgnn_es.cli import cli
@@ -66,6 +67,7 @@ def _command(config: Path, out: Path) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_sigterm_then_resume_auto_gives_identical_metrics(tmp_path):
     slow = TINY.replace("max_generations = 3", "max_generations = 12").replace(
         "steps = 5", "steps = 12"

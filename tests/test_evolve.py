@@ -134,6 +134,7 @@ def test_resume_finished_run_with_more_generations(tmp_path):
     assert refused.exit_code == 2 and "unroll.steps" in refused.output
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_gives_identical_metrics(tmp_path):
     slow = TINY.replace("max_generations = 6", "max_generations = 14").replace(
         "popsize = 6", "popsize = 8").replace("steps = 5", "steps = 12")
@@ -164,6 +165,7 @@ def test_kill_9_then_resume_gives_identical_metrics(tmp_path):
     assert "resumed at generation" in (out / "tiny" / "log.txt").read_text()
 
 
+@pytest.mark.slow
 def test_serial_and_loky_give_identical_metrics(tmp_path):
     config = _write(tmp_path, TINY.replace("max_generations = 6", "max_generations = 3"))
     out = str(tmp_path / "runs")

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 jax = pytest.importorskip("jax")
+pytestmark = pytest.mark.slow  # each configuration jit-compiles for 1-2.5 s
 
 from test_backprop import sgd_reference  # noqa: E402
 from test_kernel_oracle import ACTIVATION_SETS, FLOAT32_RTOL, _max_error, _problem  # noqa: E402
