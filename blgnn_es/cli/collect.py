@@ -7,9 +7,11 @@ from pathlib import Path
 import click
 
 from blgnn_es.cli.errors import friendly_errors
-from blgnn_es.errors import ConfigError
+from blgnn_es.errors import BlgnnError, ConfigError
 from blgnn_es.fileio import atomic_write_text
 from blgnn_es.reports.collect import csv_table, markdown_table, run_dirs, run_row
+from blgnn_es.reports.figures import plural
+from blgnn_es.reports.overlay import write_overlay
 
 
 @click.command()
@@ -20,7 +22,8 @@ from blgnn_es.reports.collect import csv_table, markdown_table, run_dirs, run_ro
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the table here instead of stdout (.csv: CSV).",
+    help="Write the table here instead of stdout (.csv: CSV), and beside it <stem>.png: "
+    "every run's fitness, sigma and validation in one figure.",
 )
 @click.option(
     "--format",
@@ -40,7 +43,12 @@ def collect(runs, output, table_format, force) -> None:
     """
     if output is not None and output.exists() and not force:
         raise ConfigError(f"{output} exists; pass --force to replace it")
-    rows = [run_row(path) for path in run_dirs(list(runs))]
+    figure = None if output is None else output.with_suffix(".png")
+    if figure is not None and figure != output and figure.exists() and not force:
+        raise ConfigError(f"{figure} exists (the figure beside the table); pass --force to "
+                          "replace it")
+    found = run_dirs(list(runs))
+    rows = [run_row(path) for path in found]
     for row in rows:
         if str(row["status"]).startswith("unreadable"):
             click.echo(f"warning: {row['run']}: {row['status']}", err=True)
@@ -51,4 +59,13 @@ def collect(runs, output, table_format, force) -> None:
         click.echo(text, nl=False)
     else:
         atomic_write_text(output, text)
-        click.echo(f"wrote {output} ({len(rows)} runs)")
+        click.echo(f"wrote {output} ({plural(len(rows), 'run')})")
+        readable = [path for path, row in zip(found, rows, strict=True) if row["generations"]]
+        if readable and figure != output:
+            try:
+                write_overlay(readable, figure.parent, force=True, png_name=figure.name,
+                              summary=False)
+            except BlgnnError as err:  # the table is written; the figure is a bonus
+                click.echo(f"warning: no figure: {err}", err=True)
+            else:
+                click.echo(f"wrote {figure}")

@@ -1,4 +1,5 @@
-"""The ``report`` command: plots and a summary of a run directory."""
+"""The ``report`` command: plots and a summary of a run directory, or of several side by
+side."""
 
 from __future__ import annotations
 
@@ -7,24 +8,35 @@ from pathlib import Path
 import click
 
 from blgnn_es.cli.errors import friendly_errors
+from blgnn_es.reports.overlay import default_out, write_overlay
 from blgnn_es.reports.run import write_report
 
 
 @click.command()
-@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("run_dirs", nargs=-1, required=True,
+                type=click.Path(file_okay=False, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder to write the report to (default: the run directory).")
+              help="Folder to write the report to (default: the run directory; for several "
+              "runs a new folder report-<names> beside the first).")
 @click.option("--force", is_flag=True, help="Replace an earlier report in that folder.")
 @friendly_errors
-def report(run_dir, out_dir, force) -> None:
-    """Plots (fitness.png, validation.png, genome.png) and summary.md for a run directory.
+def report(run_dirs, out_dir, force) -> None:
+    """Plots (fitness.png, validation.png, genome.png) and summary.md for a run directory;
+    for several, overlay.png and overlay.md: every run's best so far, median fitness, sigma
+    and validation in one figure, with the median and range across seeds when the runs are
+    seeds of one config.
 
     \b
     Examples:
       blgnn-es report runs/r2                      # into runs/r2/
       blgnn-es report runs/r2 --out reports/r2     # a read-only run directory
       blgnn-es report runs/r2 --force              # replace the earlier report
+      blgnn-es report runs/toy-seed*               # into runs/report-toy-seed/
     """
-    written = write_report(run_dir, out_dir, force)
+    runs = list(dict.fromkeys(run_dirs))
+    if len(runs) == 1:
+        written = write_report(runs[0], out_dir, force)
+    else:
+        written = write_overlay(runs, out_dir or default_out(runs), force)
     for path in written:
         click.echo(f"wrote {path}")

@@ -26,3 +26,15 @@ def save_figure(fig, path: Path) -> Path:
                                               bbox_inches="tight"), binary=True)
     pyplot().close(fig)
     return path
+
+
+def integer_ticks(ax) -> None:
+    """Whole-number ticks on the x axis: steps and generations have no halves."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 seed``, ``3 seeds``: a count that reads right."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"

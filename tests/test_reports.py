@@ -1,0 +1,108 @@
+"""Reports a reader understands: several runs side by side, several genomes at once,
+`genome diff`, titles, integer ticks and plurals (issue 13, items 3, 4 and 7)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from blgnn_es.cli import cli
+from blgnn_es.model.genome import backprop_genome, random_genome, save_genome
+from blgnn_es.reports.figures import plural
+from blgnn_es.reports.overlay import (
+    default_out,
+    plot_overlay,
+    read_curves,
+    same_config,
+)
+from blgnn_es.reports.run import plot_genome
+
+LEGACY_RUN = Path(__file__).parent / "fixtures" / "legacy-v1"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def _seed_runs(tmp_path: Path, count: int = 3) -> list[Path]:
+    """Copies of the fixture run as seeds 0..count-1 of one config, fitness shifted per seed."""
+    runs = []
+    for seed in range(count):
+        run = tmp_path / "runs" / f"legacy-seed{seed}"
+        shutil.copytree(LEGACY_RUN, run)
+        config = (run / "config.toml").read_text()
+        config = config.replace('name = "legacy-v1"', f'name = "legacy-seed{seed}"')
+        (run / "config.toml").write_text(config.replace("seed = 5", f"seed = {seed}"))
+        lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        for line in lines:
+            line["best_so_far"] += 0.01 * seed
+        (run / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+        runs.append(run)
+    return runs
+
+
+# ---- item 3: runs side by side ---------------------------------------------------------
+
+def test_overlay_of_three_runs_has_one_line_per_run_and_the_seed_band(tmp_path):
+    runs = _seed_runs(tmp_path)
+    assert same_config(runs)
+    curves = [read_curves(run) for run in runs]
+    shown = plot_overlay(curves, tmp_path / "o.png", "three seeds", seeds_of_one=True)
+    assert set(shown) == {"best_so_far", "median", "sigma", "validation"}
+    for labels in shown.values():
+        assert [label for label in labels if label.startswith("legacy-seed")] == [
+            "legacy-seed0", "legacy-seed1", "legacy-seed2"]
+        assert "median over seeds" in labels
+    assert (tmp_path / "o.png").read_bytes().startswith(PNG)
+    shown = plot_overlay(curves, tmp_path / "p.png", "three runs", seeds_of_one=False)
+    assert all("median over seeds" not in labels for labels in shown.values())
+
+
+def test_report_of_several_runs_writes_an_overlay_into_a_new_folder(tmp_path):
+    runs = _seed_runs(tmp_path)
+    assert default_out(runs) == tmp_path / "runs" / "report-legacy-seed"
+    result = _invoke("report", *map(str, runs))
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "runs" / "report-legacy-seed"
+    assert (out / "overlay.png").read_bytes().startswith(PNG)
+    summary = (out / "overlay.md").read_text()
+    assert "3 runs side by side" in summary and "yes" in summary
+    assert _invoke("report", *map(str, runs)).exit_code == 2  # an earlier report is kept
+    assert _invoke("report", *map(str, runs), "--force").exit_code == 0
+    assert not (runs[0] / "overlay.png").exists()
+
+
+def test_runs_of_different_configs_are_not_seeds_of_one(tmp_path):
+    runs = _seed_runs(tmp_path, 2)
+    text = (runs[1] / "config.toml").read_text()
+    (runs[1] / "config.toml").write_text(text.replace("popsize = 6", "popsize = 8"))
+    assert not same_config(runs)
+
+
+def test_collect_writes_the_overlay_beside_its_table(tmp_path):
+    runs = _seed_runs(tmp_path)
+    table = tmp_path / "seeds.csv"
+    result = _invoke("collect", *map(str, runs), "-o", str(table))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "seeds.png").read_bytes().startswith(PNG)
+    assert _invoke("collect", *map(str, runs), "-o", str(tmp_path / "other.md")).exit_code == 0
+    (tmp_path / "third.png").write_text("x")
+    assert _invoke("collect", *map(str, runs), "-o", str(tmp_path / "third.md")).exit_code == 2
+
+
+# ---- item 7: figures -------------------------------------------------------------------
+
+def test_plural():
+    assert plural(1, "seed") == "1 seed" and plural(3, "seed") == "3 seeds"
+
+
+def test_genome_heat_map_shares_one_scale_with_backprop(tmp_path):
+    figure = plot_genome(random_genome(2, 0, 3.0), tmp_path / "g.png", title="run: mean")
+    assert figure.read_bytes().startswith(PNG)
