@@ -288,3 +288,14 @@ def evaluate_task(request: EvaluationRequest, index: int,
 def run_evaluation(request: EvaluationRequest) -> list[TaskEvaluation]:
     """Every task of the request (:func:`evaluate_task`)."""
     return [evaluate_task(request, index)[0] for index in range(len(request.tasks))]
+
+
+def several_requests(genome_paths, **options) -> list[EvaluationRequest]:
+    """One request per genome, all on the first genome's tasks, unroll, seeds and steps
+    (its sidecar fills what ``options`` leaves open), so that seed r is one draw (task,
+    synapses, batches) for every genome and their results pair by seed."""
+    first = EvaluationRequest.build(genome_paths[0], **options)
+    shared = {**options, "tasks": first.tasks, "steps": first.steps, "batch": first.batch,
+              "eval_batches": "all" if first.eval_batches is None else first.eval_batches,
+              "at_steps": first.at_steps}
+    return [first, *(EvaluationRequest.build(path, **shared) for path in genome_paths[1:])]

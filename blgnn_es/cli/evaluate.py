@@ -13,13 +13,28 @@ from blgnn_es.baselines.study import evolved_steps
 from blgnn_es.cli.errors import check_output_folder, friendly_errors
 from blgnn_es.cli.params import EvalBatches, IntList, Rates
 from blgnn_es.config.baselines import EVALUATION, BaselineSettings
-from blgnn_es.evaluation import EvaluationRequest, run_evaluation
+from blgnn_es.evaluation import (
+    EVALUATE_PREFIX,
+    EvaluationRequest,
+    evaluate_task,
+    run_evaluation,
+    several_requests,
+)
 from blgnn_es.reports.comparison import comparison_record, comparison_table, write_comparison
 from blgnn_es.reports.evaluation import evaluation_record, evaluation_table, write_evaluation
+from blgnn_es.reports.several import (
+    SeveralRecord,
+    pairings,
+    several_table,
+    write_several,
+    write_several_json,
+)
+from blgnn_es.tasks import derive_seed
 
 
 @click.command()
-@click.argument("genome_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("genome_paths", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--task", "tasks", multiple=True, metavar="SPEC",
               help="Task spec (repeatable; default: the tasks the genome was evolved on).")
 @click.option("--layers", type=IntList("512 or 256,128"),
@@ -52,26 +67,37 @@ from blgnn_es.reports.evaluation import evaluation_record, evaluation_table, wri
 @click.option("--baseline-activation", help="Baselines' hidden activation (default: the "
               "genome network's state-0 hidden activation).")
 @friendly_errors
-def evaluate(genome_path, tasks, layers, steps, batch, eval_batches, seeds, seed, at_steps,
+def evaluate(genome_paths, tasks, layers, steps, batch, eval_batches, seeds, seed, at_steps,
              data_dir, out_dir, force, as_json, baselines, loss, rates, baseline_activation
              ) -> None:
     """Train fresh networks with a genome and report their accuracy and learning curves.
+
+    Several genomes are trained on the same draws (the first one's tasks and unroll) and
+    compared with the first, paired by seed: one table, genomes.png, genomes.csv.
 
     \b
     Examples:
       blgnn-es evaluate runs/quickstart/mean_genome.npy --task circles --task cross
       blgnn-es evaluate runs/r2/mean_genome.npy --task mnist --layers 256,128 --json
+      blgnn-es evaluate runs/a/mean_genome.npy runs/b/mean_genome.npy --task circles
     """
-    request = EvaluationRequest.build(
-        genome_path, tasks=tasks, hidden=layers, steps=steps, batch=batch,
-        eval_batches=eval_batches, seeds=seeds, seed=seed,
-        at_steps=at_steps, data_dir=data_dir)
-    out_dir = out_dir or genome_path.with_name(genome_path.stem + "-eval")
-    check_output_folder(out_dir, force)
+    genome_paths = list(dict.fromkeys(genome_paths))
+    options = dict(tasks=tasks, hidden=layers, steps=steps, batch=batch,
+                   eval_batches=eval_batches, seeds=seeds, seed=seed, at_steps=at_steps,
+                   data_dir=data_dir)
+    settings = None
     if baselines:
         settings = BaselineSettings(
             optimizers=tuple(name.strip() for name in baselines.split(",") if name.strip()),
             rates=rates, loss=loss, hidden_activation=baseline_activation)
+    if len(genome_paths) > 1:
+        _several(genome_paths, options, settings, out_dir, force, as_json)
+        return
+    genome_path = genome_paths[0]
+    request = EvaluationRequest.build(genome_path, **options)
+    out_dir = out_dir or genome_path.with_name(genome_path.stem + "-eval")
+    check_output_folder(out_dir, force)
+    if settings is not None:
         if at_steps is None:
             request = dataclasses.replace(request, at_steps=default_budgets(request.steps)[:-1])
         started = time.monotonic()
@@ -92,3 +118,49 @@ def evaluate(genome_path, tasks, layers, steps, batch, eval_batches, seeds, seed
         return
     click.echo(evaluation_table(request, results))
     click.echo(f"learning curves: {files['csv']}  {files['png']}")
+
+
+def _several(genome_paths, options, settings, out_dir, force, as_json) -> None:
+    """Every genome on the first one's draws, compared with it (reports/several.py)."""
+    if settings is not None and options["at_steps"] is None:
+        first = EvaluationRequest.build(genome_paths[0], **options)
+        options = {**options, "at_steps": default_budgets(first.steps)[:-1]}
+    requests = several_requests(genome_paths, **options)
+    first = requests[0]
+    out_dir = out_dir or first_out(genome_paths[0])
+    check_output_folder(out_dir, force)
+    started = time.monotonic()
+    comparison = None
+    files: dict[str, str] = {}
+    if settings is None:
+        results = [run_evaluation(request) for request in requests]
+        records = [evaluation_record(r, res, {}) for r, res in
+                   zip(requests, results, strict=True)]
+    else:
+        comparison = run_comparison(first, settings)
+        files = write_comparison(first, settings, comparison, out_dir,
+                                 evolved_steps(Path(first.genome_path)))
+        results = [[item.blur for item in comparison]]
+        for request in requests[1:]:  # the baselines' reduced training split, for pairing
+            results.append([evaluate_task(request, index, holdout=(
+                settings.validation_fraction,
+                derive_seed(first.seed, 0, index, 0, EVALUATE_PREFIX + "holdout")))[0]
+                for index in range(len(request.tasks))])
+        records = [comparison_record(first, settings, comparison, files)]
+        records += [evaluation_record(r, res, {}) for r, res in
+                    zip(requests[1:], results[1:], strict=True)]
+    files.update(write_several(requests, results, out_dir, comparison))
+    files["json"] = str(Path(out_dir) / "genomes.json")
+    record = SeveralRecord(genomes=records, pairings=pairings(requests, results), files=files)
+    write_several_json(record, Path(files["json"]))
+    if as_json:
+        click.echo(record.model_dump_json())
+        return
+    click.echo(several_table(requests, results, comparison))
+    click.echo(f"curves: {files['csv']}  {files['png']}  {files['json']}  "
+               f"({time.monotonic() - started:.1f} s)")
+
+
+def first_out(genome_path: Path) -> Path:
+    """``<first genome>-compare/`` beside the first genome."""
+    return genome_path.with_name(genome_path.stem + "-compare")

@@ -132,3 +132,46 @@ def genome_show(path: Path) -> None:
         click.echo("\nnetwork: " + ", ".join(f"{k}={v}" for k, v in meta["network"].items()))
     if meta.get("provenance"):
         click.echo("provenance: " + ", ".join(f"{k}={v}" for k, v in meta["provenance"].items()))
+
+
+@genome.command("diff")
+@click.argument("first", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("second", type=click.Path(dir_okay=False, path_type=Path))
+@friendly_errors
+def genome_diff(first: Path, second: Path) -> None:
+    """Two genomes' named slots side by side with SECOND − FIRST, and the network
+    settings (from the sidecars) that differ."""
+    (a_values, a_meta), (b_values, b_meta) = load_genome(first), load_genome(second)
+    a, b = Genome(a_values), Genome(b_values)
+    click.echo(f"A = {first} (k={a.states}),  B = {second} (k={b.states})")
+    if a.states != b.states:
+        raise click.ClickException(f"k differs ({a.states} vs {b.states}): the slots do not "
+                                   "line up")
+    changed = 0
+    for name in MATRIX_SLOTS:
+        left, right = np.asarray(a[name]), np.asarray(b[name])
+        changed += int(not np.array_equal(left, right))
+        click.echo(f"\n{name}  ({SLOT_MEANINGS[name]})" + ("" if np.array_equal(left, right)
+                                                           else "  *differs*"))
+        click.echo(f"  {'A':<{10 * a.states - 1}}  {'B':<{10 * a.states - 1}}  B − A")
+        for row_a, row_b in zip(left, right, strict=True):
+            cells = [" ".join(f"{v:+9.4f}" for v in row) for row in (row_a, row_b,
+                                                                    row_b - row_a)]
+            click.echo("  " + "  ".join(cells))
+    click.echo(f"\n{'scalar':>8}  {'A':>11}  {'B':>11}  {'B − A':>11}")
+    for name in SCALAR_SLOTS:
+        left, right = float(a[name]), float(b[name])
+        changed += int(left != right)
+        click.echo(f"{name:>8}  {left:+11.5g}  {right:+11.5g}  {right - left:+11.4g}"
+                   + ("" if left == right else "  *"))
+    click.echo(f"\n{changed} of {len(MATRIX_SLOTS) + len(SCALAR_SLOTS)} slots differ; "
+               f"largest |B − A| = {float(np.max(np.abs(b.values - a.values))):.4g}")
+    nets = a_meta.get("network") or {}, b_meta.get("network") or {}
+    keys = sorted(set(nets[0]) | set(nets[1]))
+    differing = [k for k in keys if nets[0].get(k) != nets[1].get(k)]
+    if differing:
+        click.echo("network settings that differ (sidecars):")
+        for key in differing:
+            click.echo(f"  {key}: A={nets[0].get(key, '—')}  B={nets[1].get(key, '—')}")
+    elif keys:
+        click.echo("network settings: the same in both sidecars")

@@ -122,7 +122,9 @@ def plot_overlay(runs: list[RunCurves], path: Path, title: str, seeds_of_one: bo
             ax.fill_between(x, low, high, color="grey", alpha=0.25, lw=0,
                             label=f"range over {plural(len(members), 'seed')}")
             ax.plot(x, mid, color="black", lw=2, label="median over seeds")
-        if log:
+        values = np.concatenate([getattr(r, field) for r in members])
+        values = values[np.isfinite(values) & (values > 0)]
+        if log and values.size and values.max() > 10 * values.min():
             ax.set_yscale("log")
         if field == "validation":
             ax.set_ylim(0, 1)
@@ -133,6 +135,7 @@ def plot_overlay(runs: list[RunCurves], path: Path, title: str, seeds_of_one: bo
     axes[-1].set_xlabel("generation")
     integer_ticks(axes[-1])
     fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     save_figure(fig, path)
     return shown
 
