@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 from click.testing import CliRunner
 
 from blgnn_es.cli import cli
@@ -22,6 +20,7 @@ from blgnn_es.reports.overlay import (
     same_config,
 )
 from blgnn_es.reports.run import plot_genome
+from blgnn_es.reports.several import SeveralRecord
 
 LEGACY_RUN = Path(__file__).parent / "fixtures" / "legacy-v1"
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -106,3 +105,61 @@ def test_plural():
 def test_genome_heat_map_shares_one_scale_with_backprop(tmp_path):
     figure = plot_genome(random_genome(2, 0, 3.0), tmp_path / "g.png", title="run: mean")
     assert figure.read_bytes().startswith(PNG)
+
+
+# ---- item 4: several genomes at once ---------------------------------------------------
+
+def _genomes(tmp_path: Path) -> list[Path]:
+    paths = [tmp_path / "a.npy", tmp_path / "b.npy"]
+    for seed, path in enumerate(paths):
+        save_genome(path, random_genome(2, seed, 0.5))
+    return paths
+
+
+EVAL = ("--task", "circles", "--layers", "6", "--seeds", "3", "--steps", "4", "--batch", "16", "--eval-batches", "1")
+
+
+def test_several_genomes_pair_by_seed_with_the_single_genome_numbers(tmp_path):
+    a, b = _genomes(tmp_path)
+    result = _invoke("evaluate", str(a), str(b), *EVAL, "--json", "--out", str(tmp_path / "ab"))
+    assert result.exit_code == 0, result.output
+    record = SeveralRecord.model_validate_json(result.output)
+    assert [g.genome for g in record.genomes] == [str(a), str(b)]
+    assert {(p.task, p.step) for p in record.pairings} == {("circles", 1), ("circles", 2),
+                                                          ("circles", 3), ("circles", 4)}
+    alone = []
+    for path in (a, b):
+        single = _invoke("evaluate", str(path), *EVAL, "--json", "--out",
+                         str(tmp_path / path.stem))
+        alone.append(json.loads(single.output)["tasks"][0]["accuracies"])
+    assert [g.tasks[0].accuracies for g in record.genomes] == alone  # the same draws
+    last = next(p for p in record.pairings if p.step == 4).paired
+    assert np.isclose(last.difference, np.mean(alone[1]) - np.mean(alone[0]))
+    assert (tmp_path / "ab" / "genomes.png").read_bytes().startswith(PNG)
+    assert json.loads((tmp_path / "ab" / "genomes.json").read_text())["pairings"]
+    table = _invoke("evaluate", str(a), str(b), *EVAL, "--out", str(tmp_path / "ab"), "--force")
+    assert "2 genomes, 3 seeds per task" in table.output and "  b.npy −" in table.output
+
+
+def test_several_genomes_beside_baselines(tmp_path):
+    a, b = _genomes(tmp_path)
+    result = _invoke("evaluate", str(a), str(b), *EVAL, "--baselines", "sgd", "--rates",
+                     "0.1", "--json", "--out", str(tmp_path / "ab"))
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert "baselines" in record["genomes"][0] and "baselines" not in record["genomes"][1]
+    assert (tmp_path / "ab" / "baselines.png").exists()
+
+
+def test_genome_diff(tmp_path):
+    a = tmp_path / "a.npy"
+    save_genome(a, random_genome(2, 0, 0.5))
+    bp = tmp_path / "bp.npy"
+    assert _invoke("genome", "backprop", "-o", str(bp)).exit_code == 0
+    result = _invoke("genome", "diff", str(a), str(bp))
+    assert result.exit_code == 0, result.output
+    assert "nu_pre" in result.output and "eta_syn" in result.output and "B − A" in result.output
+    assert "11 of 11 slots differ" in result.output and "feedback: A=—  B=error" in result.output
+    same = _invoke("genome", "diff", str(bp), str(bp))
+    assert "0 of 11 slots differ" in same.output
+    np.testing.assert_array_equal(backprop_genome(0.1), np.load(bp))
