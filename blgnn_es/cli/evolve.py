@@ -14,13 +14,15 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from blgnn_es.cli.errors import CommandError, error_message, friendly_errors
 from blgnn_es.config.settings import BACKENDS, Config
 from blgnn_es.errors import BlgnnError, ConfigError
-from blgnn_es.es import session
+from blgnn_es.es import session, sweep
 from blgnn_es.es.driver import PREEMPTED, progress_line
 from blgnn_es.es.driver import evolve as run_evolution
 from blgnn_es.es.preemption import PREEMPTED_EXIT_CODE, Preempted, Preemption
 from blgnn_es.es.records import MetricsLine, RunState
 from blgnn_es.es.rundir import RunDir
+from blgnn_es.es.tensorboard import require_tensorboardx
 from blgnn_es.parallel.backends import make_backend
+from blgnn_es.reports.collect import markdown_table, run_row
 
 
 def _named_overrides(name, seed, workers, max_generations, out_dir, backend=None,
@@ -63,9 +65,19 @@ def _named_overrides(name, seed, workers, max_generations, out_dir, backend=None
               help="parallel.cluster: the dask cluster to start (implies --backend dask).")
 @click.option("--seed-from-env", metavar="VAR",
               help="Seed from $VAR (e.g. SLURM_ARRAY_TASK_ID); the run is <name>-seed<N>.")
+@click.option("--seeds", "seeds_text", metavar="0-4|0,3,7",
+              help="A seed sweep: one run per seed, <out_dir>/<name>-seed<N>, each continued "
+                   "if it exists (--resume auto); as many at once as the cores hold; ends "
+                   "with the collect table.")
+@click.option("--seeds-at-once", type=int,
+              help="With --seeds: runs side by side (default: cores // workers per run).")
+@click.option("--tensorboard", "tensorboard_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write TensorBoard event files to DIR/<name>/ (report.tensorboard; "
+                   "needs pip install 'blgnn-es[tensorboard]').")
 @friendly_errors
 def evolve(config_path, resume, overrides, name, seed, workers, max_generations, out_dir,
-           data_dir, force, check_only, backend, scheduler, cluster, seed_from_env) -> None:
+           data_dir, force, check_only, backend, scheduler, cluster, seed_from_env,
+           seeds_text, seeds_at_once, tensorboard_dir) -> None:
     """Meta-learn a genome with CMA-ES; writes the run directory <out_dir>/<name>/.
 
     \b
@@ -76,6 +88,8 @@ def evolve(config_path, resume, overrides, name, seed, workers, max_generations,
       blgnn-es evolve --resume runs/r2                 # after a crash or kill
       blgnn-es evolve --resume runs/r2 --max-generations 800
       blgnn-es evolve -c C.toml --seed-from-env SLURM_ARRAY_TASK_ID --resume auto
+      blgnn-es evolve -c C.toml --seeds 0-4            # a seed sweep on this machine
+      blgnn-es evolve -c C.toml --tensorboard tb/      # then: tensorboard --logdir tb/
       blgnn-es evolve -c C.toml --backend dask --scheduler tcp://10.0.0.5:8786
 
     \b
@@ -90,7 +104,16 @@ def evolve(config_path, resume, overrides, name, seed, workers, max_generations,
                              scheduler, cluster)
     if data_dir is not None:
         named.append(f"tasks.data_dir={json.dumps(str(data_dir))}")
+    if tensorboard_dir is not None:
+        require_tensorboardx()
+        named.append(f"report.tensorboard={json.dumps(str(tensorboard_dir))}")
     all_overrides = list(overrides) + named
+    if seeds_text is not None:
+        _sweep(config_path, all_overrides, seeds_text, seeds_at_once, check_only,
+               resume=resume, force=force, seed=seed, seed_from_env=seed_from_env)
+        return
+    if seeds_at_once is not None:
+        raise ConfigError("--seeds-at-once is for a sweep: add --seeds")
     if seed_from_env is not None:
         if seed is not None:
             raise ConfigError(f"--seed {seed} and --seed-from-env {seed_from_env}: give one")
@@ -125,6 +148,37 @@ def evolve(config_path, resume, overrides, name, seed, workers, max_generations,
     click.echo(f"report:                    blgnn-es report {run.path}")
 
 
+def _sweep(config_path, overrides: list[str], seeds_text: str, at_once: int | None,
+           check_only: bool, **refused) -> None:
+    """``evolve --seeds``: every seed (es/sweep.py), then the collect table of the sweep;
+    exit code 1 when a seed failed (75 when the only ones left are preempted)."""
+    for flag, value in refused.items():
+        if value:
+            raise ConfigError(f"--seeds and --{flag.replace('_', '-')}: a sweep names its run "
+                              "directories <name>-seed<N> and continues each that exists "
+                              "(--resume auto); drop one")
+    if config_path is None:
+        raise ConfigError("--seeds needs --config FILE.toml")
+    seeds = sweep.parse_seeds(seeds_text)
+    if check_only:
+        session.check_run(config_path, overrides, echo=click.echo)
+        return
+    plan = sweep.plan_sweep(config_path, seeds, overrides, at_once)
+    click.echo(f"seed sweep: {len(seeds)} seed(s) ({', '.join(map(str, seeds))}), "
+               f"{plan.at_once} at a time")
+    runs = sweep.run_sweep(plan, echo=click.echo)
+    click.echo("")
+    click.echo(markdown_table([run_row(run.run_dir) for run in runs]), nl=False)
+    failed = sweep.sweep_summary(runs)
+    for line in failed:
+        click.echo(f"error: {line}", err=True)
+    if failed:
+        preempted = all(run.status == "preempted" for run in runs if not run.ok)
+        click.echo(f"{len(failed)} of {len(runs)} seed(s) did not finish; run the same "
+                   "command again to continue them", err=True)
+        sys.exit(PREEMPTED_EXIT_CODE if preempted else 1)
+
+
 def _run(config: Config, run: RunDir, opened: session.OpenedRun) -> RunState:
     """Start the workers and evolve; signals and Ctrl-C exit with their codes."""
     progress = GenerationProgress(config, sys.stdout.isatty())
@@ -136,7 +190,8 @@ def _run(config: Config, run: RunDir, opened: session.OpenedRun) -> RunState:
         with Preemption() as preemption:
             state = run_evolution(config, run, backend, resume=opened.resuming,
                                   on_generation=progress.update, preempted=preemption,
-                                  warn=lambda line: click.echo(line, err=True))
+                                  warn=lambda line: click.echo(line, err=True),
+                                  note=progress.note)
     except KeyboardInterrupt:
         progress.finish()
         run.log("interrupted")

@@ -333,13 +333,18 @@ class ParallelSettings(BaseModel):
 
 
 class ReportSettings(BaseModel):
-    """[report]: validation during the run."""
+    """[report]: validation during the run, and an optional TensorBoard copy of the
+    metrics."""
 
     model_config = _FROZEN
 
     validate_every: StrictInt = Field(10, ge=0, description="validate the distribution mean "
                                       "every N generations and at the end (0: only at the end)")
     validate_seeds: StrictInt = Field(3, ge=1, description="replicas per validation task")
+    tensorboard: NonEmpty | None = Field(
+        None, description="also write TensorBoard event files to <tensorboard>/<run name>/ "
+        "(needs the tensorboard extra: pip install 'blgnn-es[tensorboard]'); the run "
+        "directory stays the record", json_schema_extra={"type": "string"})
 
 
 class Config(BaseModel):

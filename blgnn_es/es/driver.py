@@ -2,7 +2,8 @@
 
 CMA-ES works in the subspace of evolved genome entries; fixed slots keep their initial
 values. Each generation: ask, expand to full genomes, score them in parallel on common
-draws (fitness.py), tell, then write metrics, genomes and the checkpoint, in that order. The
+draws (fitness.py), tell, then write genomes, the metrics line, the genome history
+(history.py) and the checkpoint, in that order. The
 checkpoint holds the pickled ``CMAEvolutionStrategy``, numpy's global RNG state (pycma
 samples from it) and the :class:`RunState`; restoring all three makes a resumed run repeat
 the uninterrupted one exactly. What is written is declared in records.py; a resume under a
@@ -24,10 +25,12 @@ import numpy as np
 
 from blgnn_es.config.settings import Config, GenomeSettings
 from blgnn_es.errors import ConfigError
+from blgnn_es.es.history import History, genome_provenance, load_for_resume, write_history
 from blgnn_es.es.records import InitialScores, MetricsLine, RunResult, RunState, Validation
 from blgnn_es.es.resume import check_same_run, check_unedited
 from blgnn_es.es.rundir import Checkpoint, RunDir
 from blgnn_es.es.sizes import default_popsize
+from blgnn_es.es.tensorboard import open_writer, require_tensorboardx
 from blgnn_es.evaluation import DrawPlan
 from blgnn_es.fitness import GenomeScore, score_chunk
 from blgnn_es.model.genome import (
@@ -39,7 +42,7 @@ from blgnn_es.model.genome import (
     random_genome,
     save_genome,
 )
-from blgnn_es.model.sidecar import Provenance, UnrollProvenance
+from blgnn_es.model.sidecar import Provenance
 from blgnn_es.parallel.backends import Backend, chunk_bounds
 from blgnn_es.parallel.warmup import warm_up
 from blgnn_es.tasks import derive_seed, load_task
@@ -205,12 +208,10 @@ def plan_restart(config: Config, state: RunState, base_popsize: int) -> str:
 
 def _save_genomes(run: RunDir, config: Config, state: RunState,
                   inputs: dict[str, str] | None = None) -> None:
+    """best_genome.npy and mean_genome.npy; ``generation`` in their provenance is the
+    0-based generation of the last one done (as metrics.jsonl counts)."""
     network = config.network.spec(1, 1).to_dict()
-    common = {"run": config.run.name, "generation": state.generation, "inputs": inputs or None,
-              "tasks": [str(t) for t in config.tasks.train],
-              "unroll": UnrollProvenance(steps=config.unroll.steps, batch=config.unroll.batch,
-                                         eval_batches=config.unroll.eval_batches or "all"),
-              "hidden": list(config.network.hidden)}
+    common = genome_provenance(config, state.generation - 1, inputs)
     save_genome(run.best_genome, state.best_genome, network=network,
                 provenance=Provenance(**common, kind="best", fitness=state.best_fitness,
                                       found_at_generation=state.best_generation))
@@ -247,7 +248,8 @@ def evolve(config: Config, run: RunDir, backend: Backend, *, resume: bool = Fals
            data_dir: str | None = None,
            on_generation: Callable[[MetricsLine, RunState], None] | None = None,
            preempted: Callable[[], str | None] | None = None,
-           warn: Callable[[str], None] | None = None) -> RunState:
+           warn: Callable[[str], None] | None = None,
+           note: Callable[[str], None] | None = None) -> RunState:
     """Run (or continue) CMA-ES until a stop rule fires; returns the final run state.
 
     With ``resume``, ``config`` must be the run's own (its config.toml) up to the resumable
@@ -257,7 +259,8 @@ def evolve(config: Config, run: RunDir, backend: Backend, *, resume: bool = Fals
     damaged checkpoint with a good checkpoint.prev falls back to it, logged and passed to
     ``warn``, default stderr). ``preempted`` is asked before every generation; when it names
     a reason (a signal), the run stops with ``stop_reason = "preempted"`` and its
-    checkpoint written.
+    checkpoint written. ``note`` gets progress lines that are not generations (the kernel
+    being compiled on a first run); default: none.
     """
     checkpoint = None
     if resume:
@@ -272,22 +275,47 @@ def evolve(config: Config, run: RunDir, backend: Backend, *, resume: bool = Fals
             (warn or _stderr)(f"warning: {point.fallback}")
     info = run.read_info()
     inputs = info.inputs if info is not None else None
+    if config.report.tensorboard is not None:
+        require_tensorboardx()  # before checkpoint 0: a failed start leaves nothing
     plans = make_plans(config, data_dir)
     nets = check_tasks(config, plans)
-    warm_up(nets)
+    warm_up(nets, note=note)
     backend.prepare(nets)
     if checkpoint is None:
         run.truncate_metrics(0)
         es, state, base_popsize = start(config, run, backend, plans)
+        history = History.empty(state.initial_genome.size)
+        write_history(run.path, history)
         _checkpoint(run, es, state, base_popsize)
     else:
         es, state, base_popsize = checkpoint.es, checkpoint.state, checkpoint.base_popsize
         np.random.set_state(checkpoint.numpy_random)
         run.truncate_metrics(state.generation)
+        history = load_for_resume(run.path, state.generation, state.initial_genome.size)
+        write_history(run.path, history)
         if state.stop_reason in (*BUDGET_REASONS, PREEMPTED):
             state.stop_reason = None  # the limits may have been raised
         run.log(f"resumed at generation {state.generation}")
 
+    board = open_writer(config, state.generation)
+    try:
+        es = _loop(config, run, backend, plans, es, state, base_popsize, inputs, history,
+                   on_generation, preempted, board)
+    finally:
+        if board is not None:
+            board.close()
+    if state.best_genome is not None:
+        _save_genomes(run, config, state, inputs)
+    _checkpoint(run, es, state, base_popsize)
+    run.write_result(run_result(state))
+    run.log(f"stopped: {state.stop_reason} after {state.generation} generations, "
+            f"{state.evaluations} evaluations; best fitness {state.best_fitness:.4f}")
+    return state
+
+
+def _loop(config: Config, run: RunDir, backend: Backend, plans: Plans, es, state: RunState,
+          base_popsize: int, inputs, history: History, on_generation, preempted, board):
+    """Generations until a stop rule fires; returns the strategy to checkpoint."""
     while state.stop_reason is None:
         state.stop_reason = _budget_reason(config, state)
         if state.stop_reason:
@@ -298,22 +326,17 @@ def evolve(config: Config, run: RunDir, backend: Backend, *, resume: bool = Fals
             run.log(f"{signal_name} received: stopping at generation {state.generation}")
             break
         record, es = _generation(config, run, backend, plans, es, state, base_popsize,
-                                 inputs)
+                                 inputs, history)
+        if board is not None:
+            board.generation(record, state)
         if on_generation is not None:
             on_generation(record, state)
-
-    if state.best_genome is not None:
-        _save_genomes(run, config, state, inputs)
-    _checkpoint(run, es, state, base_popsize)
-    run.write_result(run_result(state))
-    run.log(f"stopped: {state.stop_reason} after {state.generation} generations, "
-            f"{state.evaluations} evaluations; best fitness {state.best_fitness:.4f}")
-    return state
+    return es
 
 
 def _generation(config: Config, run: RunDir, backend: Backend, plans: Plans, es,
-                state: RunState, base_popsize: int,
-                inputs: dict[str, str] | None = None) -> tuple[MetricsLine, Any]:
+                state: RunState, base_popsize: int, inputs: dict[str, str] | None = None,
+                history: History | None = None) -> tuple[MetricsLine, Any]:
     """Ask, score, tell, record; returns the metrics line and the strategy to go on with
     (a new one after a restart)."""
     began = time.perf_counter()
@@ -376,6 +399,9 @@ def _generation(config: Config, run: RunDir, backend: Backend, plans: Plans, es,
 
     _save_genomes(run, config, state, inputs)
     run.append_metrics(record)
+    if history is not None:
+        history.append(generation, mean, genomes[best], fitnesses[best], sigma)
+        write_history(run.path, history)
     _checkpoint(run, es, state, base_popsize)
     run.log(progress_line(record, config))
     return record, es

@@ -186,7 +186,13 @@ def seed_from_env(variable: str, config_path: str | os.PathLike | None,
     if not text.strip().isdigit():
         raise ConfigError(f"--seed-from-env {variable}: ${variable} = {text!r} is not an "
                           "integer >= 0")
-    seed = int(text)
+    return seed_overrides(int(text), config_path, overrides)
+
+
+def seed_overrides(seed: int, config_path: str | os.PathLike,
+                   overrides: Sequence[str] = ()) -> list[str]:
+    """run.seed = ``seed`` and run.name = ``<name>-seed<N>``: one run directory per seed
+    (array jobs and ``evolve --seeds`` alike)."""
     name = load_config(config_path, list(overrides)).run.name
     return [f"run.seed={seed}", f"run.name={json.dumps(f'{name}-seed{seed}')}"]
 
