@@ -174,8 +174,8 @@ def _sweep(config_path, overrides: list[str], seeds_text: str, at_once: int | No
         click.echo(f"error: {line}", err=True)
     if failed:
         preempted = all(run.status == "preempted" for run in runs if not run.ok)
-        click.echo(f"{len(failed)} of {len(runs)} seed(s) did not finish; run the same "
-                   "command again to continue them", err=True)
+        click.echo(f"{len(failed)} of {len(runs)} seed(s) did not finish (above); the same "
+                   "command continues them, and leaves the finished ones as they are", err=True)
         sys.exit(PREEMPTED_EXIT_CODE if preempted else 1)
 
 
