@@ -211,12 +211,25 @@ class EvaluationRequest:
         """Fill what the command line leaves open from the genome's sidecar, then the
         paper's protocol (:data:`blgnn_es.config.baselines.EVALUATION`)."""
         values, sidecar = read_genome(genome_path)
-        network = dict(sidecar.network) if sidecar else {}
+        return cls.from_genome(
+            genome_path, values, network=dict(sidecar.network) if sidecar else {},
+            provenance=sidecar.provenance if sidecar else Provenance(),
+            recorded_hidden=sidecar.hidden if sidecar else None, tasks=tasks, hidden=hidden,
+            steps=steps, batch=batch, eval_batches=eval_batches, seeds=seeds, seed=seed,
+            at_steps=at_steps, data_dir=data_dir)
+
+    @classmethod
+    def from_genome(cls, genome_path, values: np.ndarray, *, network: dict[str, Any],
+                    provenance: Provenance, recorded_hidden=None, tasks=(), hidden=None,
+                    steps=None, batch=None, eval_batches=None, seeds=EVALUATION.seeds,
+                    seed=EVALUATION.seed, at_steps=None, data_dir=None) -> EvaluationRequest:
+        """A request for genome ``values`` with what its sidecar (or a run's history) says:
+        ``network`` settings, ``provenance`` (tasks, unroll) and the hidden sizes."""
+        network = dict(network)
         network.pop("layer_sizes", None)
         network.setdefault("states", states_from_length(values.size))
-        provenance = sidecar.provenance if sidecar else Provenance()
         if hidden is None:
-            hidden = sidecar.hidden if sidecar else None
+            hidden = recorded_hidden
         if hidden is None:
             raise ConfigError(f"{genome_path}: the sidecar does not say the hidden layer sizes; "
                               "give --layers (for example --layers 20 or --layers 256,128)")
@@ -290,12 +303,13 @@ def run_evaluation(request: EvaluationRequest) -> list[TaskEvaluation]:
     return [evaluate_task(request, index)[0] for index in range(len(request.tasks))]
 
 
-def several_requests(genome_paths, **options) -> list[EvaluationRequest]:
-    """One request per genome, all on the first genome's tasks, unroll, seeds and steps
-    (its sidecar fills what ``options`` leaves open), so that seed r is one draw (task,
-    synapses, batches) for every genome and their results pair by seed."""
-    first = EvaluationRequest.build(genome_paths[0], **options)
+def several_requests(genome_paths, build=EvaluationRequest.build, **options
+                     ) -> list[EvaluationRequest]:
+    """One request per genome (``build(path, **options)``), all on the first genome's tasks,
+    unroll, seeds and steps (its sidecar fills what ``options`` leaves open), so that seed r
+    is one draw (task, synapses, batches) for every genome and their results pair by seed."""
+    first = build(genome_paths[0], **options)
     shared = {**options, "tasks": first.tasks, "steps": first.steps, "batch": first.batch,
               "eval_batches": "all" if first.eval_batches is None else first.eval_batches,
               "at_steps": first.at_steps}
-    return [first, *(EvaluationRequest.build(path, **shared) for path in genome_paths[1:])]
+    return [first, *(build(path, **shared) for path in genome_paths[1:])]

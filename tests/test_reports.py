@@ -11,7 +11,8 @@ import numpy as np
 from click.testing import CliRunner
 
 from blgnn_es.cli import cli
-from blgnn_es.model.genome import backprop_genome, random_genome, save_genome
+from blgnn_es.es.history import genome_at
+from blgnn_es.model.genome import Genome, backprop_genome, random_genome, save_genome
 from blgnn_es.reports.figures import plural
 from blgnn_es.reports.overlay import (
     default_out,
@@ -19,7 +20,7 @@ from blgnn_es.reports.overlay import (
     read_curves,
     same_config,
 )
-from blgnn_es.reports.run import plot_genome
+from blgnn_es.reports.run import genome_scales, plot_genome
 from blgnn_es.reports.several import SeveralRecord
 
 LEGACY_RUN = Path(__file__).parent / "fixtures" / "legacy-v1"
@@ -103,8 +104,20 @@ def test_plural():
 
 
 def test_genome_heat_map_shares_one_scale_with_backprop(tmp_path):
-    figure = plot_genome(random_genome(2, 0, 3.0), tmp_path / "g.png", title="run: mean")
+    values = random_genome(2, 0, 3.0)
+    matrices, scalars = genome_scales([Genome(values), Genome(backprop_genome(0.1))])
+    assert matrices == np.abs(values[:16]).max() and scalars == max(1.0, np.abs(values[16:]).max())
+    figure = plot_genome(values, tmp_path / "g.png", title="run: mean")
     assert figure.read_bytes().startswith(PNG)
+
+
+def test_single_evaluate_says_one_seed(tmp_path):
+    a = tmp_path / "a.npy"
+    save_genome(a, random_genome(2, 0, 0.5))
+    result = _invoke("evaluate", str(a), "--task", "circles", "--layers", "4", "--seeds", "1",
+                     "--steps", "3", "--batch", "8", "--eval-batches", "1")
+    assert result.exit_code == 0, result.output
+    assert "1 fresh network per task" in result.output
 
 
 # ---- item 4: several genomes at once ---------------------------------------------------
@@ -116,7 +129,8 @@ def _genomes(tmp_path: Path) -> list[Path]:
     return paths
 
 
-EVAL = ("--task", "circles", "--layers", "6", "--seeds", "3", "--steps", "4", "--batch", "16", "--eval-batches", "1")
+EVAL = ("--task", "circles", "--layers", "6", "--seeds", "3", "--steps", "4", "--batch", "16",
+        "--eval-batches", "1")
 
 
 def test_several_genomes_pair_by_seed_with_the_single_genome_numbers(tmp_path):
@@ -163,3 +177,50 @@ def test_genome_diff(tmp_path):
     same = _invoke("genome", "diff", str(bp), str(bp))
     assert "0 of 11 slots differ" in same.output
     np.testing.assert_array_equal(backprop_genome(0.1), np.load(bp))
+
+
+TINY_RUN = """
+[run]
+name = "hist"
+seed = 1
+[network]
+hidden = [6]
+[tasks]
+train = ["xor"]
+[unroll]
+steps = 4
+batch = 16
+eval_batches = 1
+[cmaes]
+popsize = 6
+max_generations = 3
+[parallel]
+backend = "serial"
+"""
+
+
+def test_evaluate_a_run_at_a_generation_is_its_recorded_mean(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(TINY_RUN)
+    assert _invoke("evolve", "-c", str(config), "--out-dir", str(tmp_path / "runs")
+                   ).exit_code == 0
+    run = tmp_path / "runs" / "hist"
+    flags = ("--seeds", "3", "--json")
+    at_last = json.loads(_invoke("evaluate", str(run), "--generation", "3", *flags).output)
+    mean = json.loads(_invoke("evaluate", str(run / "mean_genome.npy"), *flags).output)
+    assert at_last["tasks"][0]["accuracies"] == mean["tasks"][0]["accuracies"]
+    assert at_last["genome"] == str(run / "generation-3-mean")
+    assert (run / "generation-3-mean-eval" / "curve.png").exists()
+    second = tmp_path / "second.npy"
+    save_genome(second, genome_at(run, 2).values)
+    alone = json.loads(_invoke("evaluate", str(second), "--layers", "6", "--task", "xor",
+                               "--steps", "4", "--batch", "16", "--eval-batches", "1",
+                               *flags).output)
+    both = SeveralRecord.model_validate_json(_invoke(
+        "evaluate", str(run), str(second), "--generation", "2", "--layers", "6", *flags,
+        "--out", str(tmp_path / "two")).output)
+    assert both.genomes[0].tasks[0].accuracies == alone["tasks"][0]["accuracies"]
+    assert both.genomes[1].tasks[0].accuracies == alone["tasks"][0]["accuracies"]
+    assert {p.paired.verdict for p in both.pairings} == {"level"}
+    refused = _invoke("evaluate", str(run), "--seeds", "2")
+    assert refused.exit_code != 0 and "--generation" in refused.output

@@ -13,6 +13,9 @@ from blgnn_es.baselines.study import evolved_steps
 from blgnn_es.cli.errors import check_output_folder, friendly_errors
 from blgnn_es.cli.params import EvalBatches, IntList, Rates
 from blgnn_es.config.baselines import EVALUATION, BaselineSettings
+from blgnn_es.config.settings import load_config
+from blgnn_es.errors import BlgnnError, ConfigError
+from blgnn_es.es.history import genome_at
 from blgnn_es.evaluation import (
     EVALUATE_PREFIX,
     EvaluationRequest,
@@ -34,7 +37,13 @@ from blgnn_es.tasks import derive_seed
 
 @click.command()
 @click.argument("genome_paths", nargs=-1, required=True,
-                type=click.Path(dir_okay=False, path_type=Path))
+                type=click.Path(path_type=Path))
+@click.option("--generation", type=click.IntRange(min=1), help="With run directories: the "
+              "genome recorded after N generations (history.npz; 1 is the first), with the "
+              "run's tasks, unroll and hidden sizes as defaults.")
+@click.option("--kind", type=click.Choice(["mean", "best"]), default="mean", show_default=True,
+              help="With --generation: the distribution mean, or that generation's best "
+              "sample.")
 @click.option("--task", "tasks", multiple=True, metavar="SPEC",
               help="Task spec (repeatable; default: the tasks the genome was evolved on).")
 @click.option("--layers", type=IntList("512 or 256,128"),
@@ -67,9 +76,9 @@ from blgnn_es.tasks import derive_seed
 @click.option("--baseline-activation", help="Baselines' hidden activation (default: the "
               "genome network's state-0 hidden activation).")
 @friendly_errors
-def evaluate(genome_paths, tasks, layers, steps, batch, eval_batches, seeds, seed, at_steps,
-             data_dir, out_dir, force, as_json, baselines, loss, rates, baseline_activation
-             ) -> None:
+def evaluate(genome_paths, generation, kind, tasks, layers, steps, batch, eval_batches, seeds,
+             seed, at_steps, data_dir, out_dir, force, as_json, baselines, loss, rates,
+             baseline_activation) -> None:
     """Train fresh networks with a genome and report their accuracy and learning curves.
 
     Several genomes are trained on the same draws (the first one's tasks and unroll) and
@@ -80,6 +89,7 @@ def evaluate(genome_paths, tasks, layers, steps, batch, eval_batches, seeds, see
       blgnn-es evaluate runs/quickstart/mean_genome.npy --task circles --task cross
       blgnn-es evaluate runs/r2/mean_genome.npy --task mnist --layers 256,128 --json
       blgnn-es evaluate runs/a/mean_genome.npy runs/b/mean_genome.npy --task circles
+      blgnn-es evaluate runs/r2 --generation 70         # the mean after generation 70
     """
     genome_paths = list(dict.fromkeys(genome_paths))
     options = dict(tasks=tasks, hidden=layers, steps=steps, batch=batch,
@@ -90,11 +100,12 @@ def evaluate(genome_paths, tasks, layers, steps, batch, eval_batches, seeds, see
         settings = BaselineSettings(
             optimizers=tuple(name.strip() for name in baselines.split(",") if name.strip()),
             rates=rates, loss=loss, hidden_activation=baseline_activation)
+    build = _builder(generation, kind)
     if len(genome_paths) > 1:
-        _several(genome_paths, options, settings, out_dir, force, as_json)
+        _several(genome_paths, build, options, settings, out_dir, force, as_json)
         return
-    genome_path = genome_paths[0]
-    request = EvaluationRequest.build(genome_path, **options)
+    request = build(genome_paths[0], **options)
+    genome_path = Path(request.genome_path)
     out_dir = out_dir or genome_path.with_name(genome_path.stem + "-eval")
     check_output_folder(out_dir, force)
     if settings is not None:
@@ -102,7 +113,7 @@ def evaluate(genome_paths, tasks, layers, steps, batch, eval_batches, seeds, see
             request = dataclasses.replace(request, at_steps=default_budgets(request.steps)[:-1])
         started = time.monotonic()
         results = run_comparison(request, settings)
-        evolved = evolved_steps(Path(request.genome_path))
+        evolved = _evolved_steps(request)
         files = write_comparison(request, settings, results, out_dir, evolved)
         if as_json:
             click.echo(comparison_record(request, settings, results, files).model_dump_json())
@@ -120,14 +131,47 @@ def evaluate(genome_paths, tasks, layers, steps, batch, eval_batches, seeds, see
     click.echo(f"learning curves: {files['csv']}  {files['png']}")
 
 
-def _several(genome_paths, options, settings, out_dir, force, as_json) -> None:
+def _builder(generation: int | None, kind: str):
+    """How a request is built from a command-line path: a genome file, or a run directory's
+    genome after ``--generation N`` generations (es/history.py)."""
+
+    def build(path: Path, **options) -> EvaluationRequest:
+        if not path.is_dir():
+            return EvaluationRequest.build(path, **options)
+        if generation is None:
+            raise ConfigError(f"{path}: a run directory; give --generation N, or a genome "
+                              f"file such as {path / 'mean_genome.npy'}")
+        found = genome_at(path, generation, kind)
+        return EvaluationRequest.from_genome(
+            path / f"generation-{generation}-{kind}", found.values, network=found.network,
+            provenance=found.provenance, recorded_hidden=found.hidden or None, **options)
+
+    return build
+
+
+def _evolved_steps(request: EvaluationRequest) -> int | None:
+    """The unroll the genome was evolved for (its sidecar, or its run's history)."""
+    path = Path(request.genome_path)
+    if path.is_file():
+        return evolved_steps(path)
+    return _run_steps(path.parent)
+
+
+def _run_steps(run_dir: Path) -> int | None:
+    try:
+        return load_config(run_dir / "config.toml").unroll.steps
+    except BlgnnError:
+        return None
+
+
+def _several(genome_paths, build, options, settings, out_dir, force, as_json) -> None:
     """Every genome on the first one's draws, compared with it (reports/several.py)."""
     if settings is not None and options["at_steps"] is None:
-        first = EvaluationRequest.build(genome_paths[0], **options)
+        first = build(genome_paths[0], **options)
         options = {**options, "at_steps": default_budgets(first.steps)[:-1]}
-    requests = several_requests(genome_paths, **options)
+    requests = several_requests(genome_paths, build, **options)
     first = requests[0]
-    out_dir = out_dir or first_out(genome_paths[0])
+    out_dir = out_dir or first_out(Path(first.genome_path))
     check_output_folder(out_dir, force)
     started = time.monotonic()
     comparison = None
@@ -139,7 +183,7 @@ def _several(genome_paths, options, settings, out_dir, force, as_json) -> None:
     else:
         comparison = run_comparison(first, settings)
         files = write_comparison(first, settings, comparison, out_dir,
-                                 evolved_steps(Path(first.genome_path)))
+                                 _evolved_steps(first))
         results = [[item.blur for item in comparison]]
         for request in requests[1:]:  # the baselines' reduced training split, for pairing
             results.append([evaluate_task(request, index, holdout=(

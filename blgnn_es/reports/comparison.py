@@ -26,7 +26,7 @@ from blgnn_es.reports.evaluation import (
     interval_band,
     write_evaluation,
 )
-from blgnn_es.reports.figures import pyplot, save_figure
+from blgnn_es.reports.figures import integer_ticks, plural, pyplot, save_figure
 
 LEARNER_COLOURS = {
     "blur": "black",
@@ -71,7 +71,7 @@ def comparison_table(
     paired by seed (interval, p-value, verdict), and BLUR's verdict against the strongest
     baseline. Steps beyond the genome's evolved unroll are starred."""
     lines = [
-        f"{request.genome_path}: {request.seeds} seeds per task, {request.steps} steps "
+        f"{request.genome_path}: {plural(request.seeds, 'seed')} per task, {request.steps} steps "
         f"of batch {request.batch}; baselines {', '.join(settings.optimizers)} "
         f"({settings.loss} loss, {len(settings.rates)} rates "
         f"{_rate(min(settings.rates))}..{_rate(max(settings.rates))})"
@@ -236,7 +236,8 @@ def write_comparison(
         results,
         paths["baselines_png"],
         evolved_steps,
-        title=f"{Path(request.genome_path).name}: {request.seeds} seeds",
+        title=f"{Path(request.genome_path).name}: test accuracy of BLUR and its baselines per "
+        f"learning step, {plural(request.seeds, 'seed')}",
     )
     files.update({key: str(path) for key, path in paths.items()})
     record = comparison_record(request, settings, results, files)
@@ -319,6 +320,8 @@ def plot_panel(ax, item: TaskComparison, evolved_steps: int | None = None) -> No
 
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    else:
+        integer_ticks(ax)
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.set_xlabel("learning step")

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from blgnn_es.baselines.stats import INTERVAL_METHOD, mean_interval, mean_intervals
 from blgnn_es.fileio import atomic_write
-from blgnn_es.reports.figures import pyplot, save_figure
+from blgnn_es.reports.figures import integer_ticks, plural, pyplot, save_figure
 
 EVALUATION_SCHEMA = 1
 
@@ -47,8 +47,9 @@ def write_evaluation(request, results, out_dir: str | Path) -> dict[str, str]:
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(f"{Path(request.genome_path).name}: {request.seeds} seeds per task; "
-                 "band: 95% t interval", fontsize=9)
+    integer_ticks(ax)
+    ax.set_title(f"{Path(request.genome_path).name}: held-out accuracy per learning step, "
+                 f"{plural(request.seeds, 'seed')} per task; band: 95% t interval", fontsize=9)
     save_figure(fig, png_path)
     return {"csv": str(csv_path), "png": str(png_path)}
 
@@ -152,7 +153,7 @@ def evaluation_table(request, results) -> str:
     steps = [*request.at_steps, request.steps]
     width = max(12, *(len(item.task) for item in results)) + 2
     header = "task".ljust(width) + "".join(f"step {s}".rjust(25) for s in steps) + "  diverged"
-    lines = [f"{request.genome_path}: {request.seeds} fresh networks per task, "
+    lines = [f"{request.genome_path}: {plural(request.seeds, 'fresh network')} per task, "
              f"{request.steps} steps of batch {request.batch}; accuracy mean [{INTERVAL_METHOD}]",
              header]
     for item in results:

@@ -25,7 +25,7 @@ from blgnn_es.model.genome import (
     backprop_genome,
     read_genome,
 )
-from blgnn_es.reports.figures import pyplot, save_figure
+from blgnn_es.reports.figures import integer_ticks, pyplot, save_figure
 
 # ---- run reports -----------------------------------------------------------------------
 
@@ -53,21 +53,22 @@ def write_report(run_dir: str | Path, out: str | Path | None = None,
         raise FileError(f"cannot make the report folder {os_error_text(err, target)}"
                         ) from None
     summary_text = summary_markdown(run, metrics)
-    written = [plot_fitness(metrics, target / "fitness.png")]
+    name = run.path.name
+    written = [plot_fitness(metrics, target / "fitness.png", name)]
     if any(record.validation is not None for record in metrics):
-        written.append(plot_validation(metrics, target / "validation.png"))
+        written.append(plot_validation(metrics, target / "validation.png", name))
     genome_file = run.mean_genome if run.mean_genome.exists() else run.best_genome
     if genome_file.exists():
         values, _ = read_genome(genome_file)
         written.append(plot_genome(values, target / "genome.png",
-                                   title=f"{run.path.name}: {genome_file.stem}"))
+                                   title=f"{name}: {genome_file.stem}"))
     summary = target / "summary.md"
     atomic_write_text(summary, summary_text)
     written.append(summary)
     return written
 
 
-def plot_fitness(metrics: list[MetricsLine], path: Path) -> Path:
+def plot_fitness(metrics: list[MetricsLine], path: Path, name: str = "run") -> Path:
     """Best, median and worst fitness per generation, best so far, and sigma below."""
     plt = pyplot()
     gens = [r.generation + 1 for r in metrics]
@@ -92,10 +93,13 @@ def plot_fitness(metrics: list[MetricsLine], path: Path) -> Path:
     bottom.set_ylabel("sigma")
     bottom.set_xlabel("generation")
     bottom.grid(alpha=0.3)
+    integer_ticks(bottom)
+    top.set_title(f"{name}: fitness of each generation's samples (lower is better), sigma "
+                  "below", fontsize=9)
     return save_figure(fig, path)
 
 
-def plot_validation(metrics: list[MetricsLine], path: Path) -> Path:
+def plot_validation(metrics: list[MetricsLine], path: Path, name: str = "run") -> Path:
     """Validation accuracy of the distribution mean, per task and averaged."""
     plt = pyplot()
     rows = [r.validation for r in metrics if r.validation is not None]
@@ -113,21 +117,35 @@ def plot_validation(metrics: list[MetricsLine], path: Path) -> Path:
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    integer_ticks(ax)
+    ax.set_title(f"{name}: validation accuracy of the distribution mean, per task and "
+                 "averaged", fontsize=9)
     return save_figure(fig, path)
 
 
+def genome_scales(genomes: list[Genome]) -> tuple[float, float]:
+    """One colour scale for the matrices and one for the scalars, shared by every row, so
+    that a colour means the same number in the evolved genome and in backprop's."""
+    matrices = max(float(np.max(np.abs(np.asarray(g[name])))) for g in genomes
+                   for name in MATRIX_SLOTS)
+    scalars = max(abs(float(g[name])) for g in genomes for name in SCALAR_SLOTS)
+    return max(matrices, 1e-9), max(scalars, 1e-9)
+
+
 def plot_genome(values: np.ndarray, path: Path, title: str = "genome") -> Path:
-    """The genome's four matrices and its scalars, next to the backprop genome's (SPEC §4)."""
+    """The genome's four matrices and its scalars, next to the backprop genome's (SPEC §4),
+    on shared colour scales (one for the matrices, one for the scalars, each labelled)."""
     plt = pyplot()
-    rows = [(title, Genome(values)), ("backprop (SPEC §4, lr 0.1)", Genome(backprop_genome(0.1)))]
-    fig, axes = plt.subplots(2, 5, figsize=(13, 5.2),
+    rows = [(title.rpartition(": ")[2] or title, Genome(values)),
+            ("backprop (SPEC §4, lr 0.1)", Genome(backprop_genome(0.1)))]
+    matrix_scale, scalar_scale = genome_scales([genome for _, genome in rows])
+    fig, axes = plt.subplots(2, 5, figsize=(13.5, 5.4),
                              gridspec_kw={"width_ratios": [1, 1, 1, 1, 0.5]})
     for row, (label, genome) in enumerate(rows):
-        scale = max(1e-9, float(np.max(np.abs(genome.values))))
         for col, name in enumerate(MATRIX_SLOTS):
             ax = axes[row, col]
             matrix = np.asarray(genome[name])
-            image = ax.imshow(matrix, cmap="RdBu_r", vmin=-scale, vmax=scale)
+            image = ax.imshow(matrix, cmap="RdBu_r", vmin=-matrix_scale, vmax=matrix_scale)
             for (i, j), value in np.ndenumerate(matrix):
                 ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7)
             ax.set_xticks([])
@@ -137,12 +155,19 @@ def plot_genome(values: np.ndarray, path: Path, title: str = "genome") -> Path:
                 ax.set_ylabel(label, fontsize=9)
         scalars = np.array([[genome[name]] for name in SCALAR_SLOTS])
         ax = axes[row, 4]
-        ax.imshow(scalars, cmap="RdBu_r", vmin=-scale, vmax=scale, aspect="auto")
+        scalar_image = ax.imshow(scalars, cmap="PuOr_r", vmin=-scalar_scale, vmax=scalar_scale,
+                                 aspect="auto")
         for i, value in enumerate(scalars[:, 0]):
             ax.text(0, i, f"{value:.3g}", ha="center", va="center", fontsize=7)
         ax.set_yticks(range(len(SCALAR_SLOTS)), SCALAR_SLOTS, fontsize=7)
         ax.set_xticks([])
-        fig.colorbar(image, ax=axes[row, :4].tolist(), shrink=0.8)
+        ax.set_title("scalars" if row == 0 else "", fontsize=9)
+    fig.colorbar(image, ax=axes[:, :4].ravel().tolist(), shrink=0.8,
+                 label="matrix entry (one scale, both rows)")
+    fig.colorbar(scalar_image, ax=axes[:, 4].tolist(), shrink=0.8,
+                 label="scalar (one scale, both rows)")
+    fig.suptitle(f"{title}: the learning rule's matrices and scalars (top) beside the "
+                 "backprop genome's (bottom)", fontsize=10)
     return save_figure(fig, path)
 
 

@@ -14,7 +14,7 @@ from blgnn_es.baselines.study import Cell
 from blgnn_es.config.study import StudySettings
 from blgnn_es.fileio import atomic_write, atomic_write_text
 from blgnn_es.reports.comparison import plot_panel, verdict_text
-from blgnn_es.reports.figures import pyplot, save_figure
+from blgnn_es.reports.figures import plural, pyplot, save_figure
 from blgnn_es.reports.tables import markdown_table
 
 
@@ -70,7 +70,7 @@ def study_markdown(task: str, rows: list[dict[str, Any]], settings: StudySetting
     lines = [
         f"# {task}",
         "",
-        f"Test accuracy over {settings.seeds} seeds: mean [{INTERVAL_METHOD}]. Baselines "
+        f"Test accuracy over {plural(settings.seeds, 'seed')}: mean [{INTERVAL_METHOD}]. Baselines "
         "at the learning rate with the best validation accuracy for that step, chosen on "
         "examples held out from the training data (never the test split); the rate is "
         "in brackets, '!' when it is the edge of the swept range, then BLUR's verdict "
@@ -160,6 +160,6 @@ def plot_task(task: str, cells: list[Cell], settings: StudySettings, path: Path)
             plot_panel(ax, cell.comparison, cell.evolved_steps)
             sizes = "-".join(map(str, cell.comparison.layer_sizes))
             ax.set_title(f"{genome}: {sizes}", fontsize=9)
-    fig.suptitle(f"{task}: {settings.seeds} seeds; bands: 95% t interval; dots: each step's own "
-                 "best rate", fontsize=10)
+    fig.suptitle(f"{task}: test accuracy per learning step, {plural(settings.seeds, 'seed')}; "
+                 "bands: 95% t interval; dots: each step's own best rate", fontsize=10)
     return save_figure(fig, path)
