@@ -16,13 +16,14 @@ import pytest
 from click.testing import CliRunner
 
 from blgnn_es.cli import cli
-from blgnn_es.config.settings import load_config_text
+from blgnn_es.config.settings import NetworkSettings, load_config_text
 from blgnn_es.errors import ConfigError
 from blgnn_es.es.driver import evolve
 from blgnn_es.es.rundir import RunDir, strip_timings
 from blgnn_es.evaluation import DrawPlan
 from blgnn_es.fitness import EvaluationError, score_chunk
 from blgnn_es.parallel.backends import SerialBackend, chunk_bounds
+from blgnn_es.parallel.warmup import COMPILING, warm_up
 
 TINY = """
 [run]
@@ -490,3 +491,14 @@ def test_loky_workers_die_with_a_killed_driver(tmp_path):
     process.wait()
     gone, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive, f"workers outlived the driver: {[p.pid for p in alive]}"
+
+
+def test_a_slow_warm_up_says_it_is_compiling_and_how_long():
+    lines = []
+    net = NetworkSettings().spec(2, 2)
+    warm_up([net], note=lines.append, notice_after=0.0)
+    assert lines[0] == COMPILING and "first run only" in lines[0]
+    assert lines[1].startswith("kernel compiled in ")
+    quiet = []
+    warm_up([net], note=quiet.append)  # the cache is warm now: nothing to say
+    assert quiet == []
