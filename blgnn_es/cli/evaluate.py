@@ -14,7 +14,7 @@ from blgnn_es.cli.errors import check_output_folder, friendly_errors
 from blgnn_es.cli.params import EvalBatches, IntList, Rates
 from blgnn_es.config.baselines import EVALUATION, BaselineSettings
 from blgnn_es.config.settings import load_config
-from blgnn_es.errors import BlgnnError, ConfigError
+from blgnn_es.errors import BlgnnError
 from blgnn_es.es.history import genome_at
 from blgnn_es.evaluation import (
     EVALUATE_PREFIX,
@@ -139,8 +139,10 @@ def _builder(generation: int | None, kind: str):
         if not path.is_dir():
             return EvaluationRequest.build(path, **options)
         if generation is None:
-            raise ConfigError(f"{path}: a run directory; give --generation N, or a genome "
-                              f"file such as {path / 'mean_genome.npy'}")
+            raise click.BadParameter(
+                f"{path} is a directory: give a genome file such as "
+                f"{path / 'mean_genome.npy'}, or a run directory with --generation N",
+                ctx=click.get_current_context(), param_hint="'GENOME_PATHS...'")
         found = genome_at(path, generation, kind)
         return EvaluationRequest.from_genome(
             path / f"generation-{generation}-{kind}", found.values, network=found.network,
