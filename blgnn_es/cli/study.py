@@ -12,6 +12,7 @@ from blgnn_es.baselines.study import run_study
 from blgnn_es.cli.errors import check_output_folder, friendly_errors
 from blgnn_es.config.study import load_study
 from blgnn_es.errors import ConfigError
+from blgnn_es.reports.figures import plural
 from blgnn_es.reports.study import write_study
 
 
@@ -58,7 +59,7 @@ def study(config_path, out_dir, seeds, data_dir, force) -> None:
         f"study {settings.name}: {len(settings.genomes)} genome(s) x "
         f"{len(settings.tasks)} task(s) x {len(settings.layers)} architecture(s), "
         f"steps {', '.join(map(str, settings.budgets))}; {cells_total} cells of "
-        f"{settings.seeds} seeds"
+        f"{plural(settings.seeds, 'seed')}"
     )
     started = time.monotonic()
     cells = run_study(

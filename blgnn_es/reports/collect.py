@@ -79,7 +79,10 @@ def _read_row(path: Path) -> dict[str, Any]:
         "generations": len(records),
         "evaluations": last.evaluations if last else 0,
         "best_fitness": result.best_fitness if result else (last and last.best_so_far),
-        "best_generation": result.best_generation if result else None,
+        # files count generations from 0, what people read from 1 (docs/cli.md)
+        "best_generation": (result.best_generation + 1
+                            if result and result.best_generation is not None
+                            and result.best_generation >= 0 else None),
         "last_median": last.median if last else None,
         "validation_accuracy": validated[-1].accuracy if validated else None,
         "elapsed_seconds": last.elapsed if last else None,
