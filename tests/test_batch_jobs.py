@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -186,7 +187,7 @@ def test_collect_two_runs(tmp_path):
         assert result.exit_code == 0, result.output
     table = _invoke("collect", str(out / "tiny-seed1"), str(out / "tiny-seed2"))
     assert table.exit_code == 0, table.output
-    lines = table.output.splitlines()
+    lines = [re.sub(r" +", " ", line) for line in table.output.splitlines()]  # unpadded
     assert lines[0].startswith("| run | seed | status")
     assert lines[2].startswith("| tiny-seed1 | 1 | max_generations | 3 | 18 |")
     assert lines[3].startswith("| tiny-seed2 | 2 |") and "mean ± std (2 runs)" in lines[4]

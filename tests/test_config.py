@@ -155,7 +155,7 @@ def test_reference_lists_every_key():
     for section, field in Config.model_fields.items():
         assert f"### [{section}]" in text
         for key in field.annotation.model_fields:
-            assert re.search(rf"\| `{key}` \|", text)
+            assert re.search(rf"\| `{key}` +\|", text)
     assert "### [grid]" in text and "### [baselines]" in text and "### [genomes]" in text
 
 

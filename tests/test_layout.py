@@ -11,8 +11,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "blgnn_es"
 
 # The path a run takes; a module may import its own stage and earlier ones only.
-STAGES = ("errors", "fileio", "tasks", "model", "config", "kernel", "learner", "jax_learner",
-          "evaluation", "fitness", "baselines", "parallel", "es", "reports", "cli")
+STAGES = ("errors", "fileio", "tables", "tasks", "model", "config", "kernel", "learner",
+          "jax_learner", "evaluation", "fitness", "baselines", "parallel", "es", "reports", "cli")
 # Imports deferred on purpose: an optional heavy dependency loaded only when asked for.
 DEFERRED = {("blgnn_es.parallel.backends", "blgnn_es.parallel.dask_cluster"),
             ("blgnn_es.parallel.backends", "blgnn_es.parallel.jax_backend")}

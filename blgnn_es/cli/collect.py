@@ -9,7 +9,7 @@ import click
 from blgnn_es.cli.errors import friendly_errors
 from blgnn_es.errors import BlgnnError, ConfigError
 from blgnn_es.fileio import atomic_write_text
-from blgnn_es.reports.collect import csv_table, markdown_table, run_dirs, run_row
+from blgnn_es.reports.collect import collect_markdown, csv_table, run_dirs, run_row
 from blgnn_es.reports.figures import plural
 from blgnn_es.reports.overlay import write_overlay
 
@@ -54,7 +54,7 @@ def collect(runs, output, table_format, force) -> None:
             click.echo(f"warning: {row['run']}: {row['status']}", err=True)
     if table_format is None:
         table_format = "csv" if output is not None and output.suffix == ".csv" else "markdown"
-    text = csv_table(rows) if table_format == "csv" else markdown_table(rows)
+    text = csv_table(rows) if table_format == "csv" else collect_markdown(rows)
     if output is None:
         click.echo(text, nl=False)
     else:

@@ -22,7 +22,7 @@ from blgnn_es.es.records import MetricsLine, RunState
 from blgnn_es.es.rundir import RunDir
 from blgnn_es.es.tensorboard import require_tensorboardx
 from blgnn_es.parallel.backends import make_backend
-from blgnn_es.reports.collect import markdown_table, run_row
+from blgnn_es.reports.collect import collect_markdown, run_row
 
 
 def _named_overrides(name, seed, workers, max_generations, out_dir, backend=None,
@@ -168,7 +168,7 @@ def _sweep(config_path, overrides: list[str], seeds_text: str, at_once: int | No
                f"{plan.at_once} at a time")
     runs = sweep.run_sweep(plan, echo=click.echo)
     click.echo("")
-    click.echo(markdown_table([run_row(run.run_dir) for run in runs]), nl=False)
+    click.echo(collect_markdown([run_row(run.run_dir) for run in runs]), nl=False)
     failed = sweep.sweep_summary(runs)
     for line in failed:
         click.echo(f"error: {line}", err=True)

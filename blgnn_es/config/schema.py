@@ -32,6 +32,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError, ValidationError
 
 from blgnn_es.errors import ConfigError
+from blgnn_es.tables import markdown_table
 
 __all__ = [
     "Address", "EvalBatches", "Finite", "Name", "NonEmpty", "StrictBool", "StrictInt", "StrictStr",
@@ -177,14 +178,13 @@ def _toml_scalar(value: Any) -> str:
 
 def reference_table(section: str, model: type[BaseModel]) -> str:
     """One section's keys as a Markdown table: key, type, default, allowed, meaning."""
-    lines = [f"### [{section}]", "", "| key | type | default | allowed | meaning |",
-             "|---|---|---|---|---|"]
+    rows = []
     for name, field in model.model_fields.items():
         kind, allowed = describe(field)
-        meaning = (field.description or "").replace("|", "\\|")
-        lines.append(f"| `{name}` | {kind} | {default_text(field)} | "
-                     f"{allowed.replace('|', chr(92) + '|')} | {meaning} |")
-    return "\n".join(lines) + "\n"
+        rows.append([f"`{name}`", kind, default_text(field), allowed.replace("|", "\\|"),
+                     (field.description or "").replace("|", "\\|")])
+    table = markdown_table(["key", "type", "default", "allowed", "meaning"], rows)
+    return f"### [{section}]\n\n{table}\n"
 
 
 # ---- turning a ValidationError into one ConfigError line ---------------------------------

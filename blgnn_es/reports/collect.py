@@ -16,6 +16,7 @@ from typing import Any
 from blgnn_es.errors import BlgnnError, ConfigError, os_error_text
 from blgnn_es.es.rundir import RunDir
 from blgnn_es.fileio import read_text
+from blgnn_es.tables import markdown_table
 
 COLUMNS = (
     "run",
@@ -107,17 +108,16 @@ def _spread(rows: list[dict[str, Any]], column: str) -> str:
     return f"{mean:.4f} ± {std:.4f}"
 
 
-def markdown_table(rows: list[dict[str, Any]]) -> str:
+def collect_markdown(rows: list[dict[str, Any]]) -> str:
     """The rows as a Markdown table, with a mean ± std line when there are several runs."""
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(_cell(row[c]) for c in COLUMNS) + " |" for row in rows]
+    cells = [[_cell(row[c]) for c in COLUMNS] for row in rows]
     if len(rows) > 1:
         summary = {c: "" for c in COLUMNS}
         summary["run"] = f"mean ± std ({len(rows)} runs)"
         for column in ("best_fitness", "last_median", "validation_accuracy"):
             summary[column] = _spread(rows, column)
-        lines.append("| " + " | ".join(summary[c] for c in COLUMNS) + " |")
-    return "\n".join(lines) + "\n"
+        cells.append([summary[c] for c in COLUMNS])
+    return markdown_table(COLUMNS, cells) + "\n"
 
 
 def csv_table(rows: list[dict[str, Any]]) -> str:

@@ -21,6 +21,7 @@ from blgnn_es.es.records import MetricsLine
 from blgnn_es.es.rundir import RunDir
 from blgnn_es.fileio import atomic_write_text, read_text
 from blgnn_es.reports.figures import integer_ticks, plural, pyplot, save_figure
+from blgnn_es.tables import markdown_table
 
 OVERLAY_FILES = ("overlay.png", "overlay.md")
 SEED_KEYS = ("seed", "name")  # [run] keys that may differ between seeds of one config
@@ -188,11 +189,10 @@ def overlay_markdown(runs: list[RunCurves], seeds_of_one: bool) -> str:
     lines = [f"# {plural(len(runs), 'run')} side by side", "",
              "seeds of one config (same config.toml apart from run.seed and run.name): "
              + ("yes; the figure shows their median and min-max range" if seeds_of_one
-                else "no"), "",
-             "| run | generations | best so far | last median | last sigma | last validation |",
-             "|---|---|---|---|---|---|"]
-    for run in runs:
-        last_val = f"{run.validation[-1]:.4f}" if run.validation.size else "—"
-        lines.append(f"| {run.name} | {run.generations[-1]} | {run.best_so_far[-1]:.4f} | "
-                     f"{run.median[-1]:.4f} | {run.sigma[-1]:.4g} | {last_val} |")
-    return "\n".join(lines + ["", "Picture: `overlay.png`.", ""])
+                else "no"), ""]
+    header = ["run", "generations", "best so far", "last median", "last sigma",
+              "last validation"]
+    rows = [[run.name, str(run.generations[-1]), f"{run.best_so_far[-1]:.4f}",
+             f"{run.median[-1]:.4f}", f"{run.sigma[-1]:.4g}",
+             f"{run.validation[-1]:.4f}" if run.validation.size else "—"] for run in runs]
+    return "\n".join([*lines, markdown_table(header, rows), "", "Picture: `overlay.png`.", ""])

@@ -26,6 +26,7 @@ from blgnn_es.model.genome import (
     read_genome,
 )
 from blgnn_es.reports.figures import integer_ticks, pyplot, save_figure
+from blgnn_es.tables import markdown_table
 
 # ---- run reports -----------------------------------------------------------------------
 
@@ -182,35 +183,36 @@ def summary_markdown(run: RunDir, metrics: list[MetricsLine]) -> str:
     validated = [(r.generation, r.validation) for r in metrics if r.validation is not None]
     lines = [f"# Run {run.path.name}", ""]
     status = (result and result.stop_reason) or "running (or killed; resume with --resume)"
-    lines += [
-        "| | |", "|---|---|",
-        f"| status | {status} |",
-        f"| generations | {last.generation + 1} |",
-        f"| evaluations | {last.evaluations} |",
-        f"| wall time in generations | {last.elapsed:.1f} s |",
-        f"| train tasks | {', '.join(config['tasks']['train'])} |",
-        f"| validation tasks | {', '.join(config['tasks'].get('validate', [])) or '—'} |",
-        f"| network | hidden {config['network']['hidden']}, k = {config['network']['states']} |",
-        f"| unroll | {config['unroll']['steps']} steps, batch {config['unroll']['batch']}, "
-        f"{config['unroll']['eval_batches']} eval batches, {config['unroll']['replicas']} "
-        f"replica(s) |",
-        f"| fitness | {config['fitness']['metric']} ({config['fitness']['average']}) |",
-        f"| initial genome | {config['genome']['initial']}: fitness "
-        f"{_fmt(initial and initial.fitness)} |",
-        f"| best fitness | {best.best:.4f} (generation {best.generation + 1}) |",
-        f"| last generation: median fitness | {last.median:.4f} |",
-        f"| last sigma | {last.sigma:.4g} |",
-        f"| diverged samples (all generations) | {sum(r.diverged for r in metrics)} |",
+    facts = [
+        ("status", status),
+        ("generations", f"{last.generation + 1}"),
+        ("evaluations", f"{last.evaluations}"),
+        ("wall time in generations", f"{last.elapsed:.1f} s"),
+        ("train tasks", ", ".join(config["tasks"]["train"])),
+        ("validation tasks", ", ".join(config["tasks"].get("validate", [])) or "—"),
+        ("network", f"hidden {config['network']['hidden']}, k = {config['network']['states']}"),
+        ("unroll", f"{config['unroll']['steps']} steps, batch {config['unroll']['batch']}, "
+                   f"{config['unroll']['eval_batches']} eval batches, "
+                   f"{config['unroll']['replicas']} replica(s)"),
+        ("fitness", f"{config['fitness']['metric']} ({config['fitness']['average']})"),
+        ("initial genome", f"{config['genome']['initial']}: fitness "
+                           f"{_fmt(initial and initial.fitness)}"),
+        ("best fitness", f"{best.best:.4f} (generation {best.generation + 1})"),
+        ("last generation: median fitness", f"{last.median:.4f}"),
+        ("last sigma", f"{last.sigma:.4g}"),
+        ("diverged samples (all generations)", f"{sum(r.diverged for r in metrics)}"),
     ]
     if validated:
         first_val = initial.validation.accuracy if initial and initial.validation else None
         top_generation, top = max(validated, key=lambda gv: _nan(gv[1].accuracy))
-        lines += [
-            f"| validation accuracy, initial genome | {_fmt(first_val)} |",
-            f"| validation accuracy, last mean genome | {_fmt(validated[-1][1].accuracy)} |",
-            f"| validation accuracy, best | {_fmt(top.accuracy)} "
-            f"(generation {top_generation + 1}) |",
+        facts += [
+            ("validation accuracy, initial genome", _fmt(first_val)),
+            ("validation accuracy, last mean genome", _fmt(validated[-1][1].accuracy)),
+            ("validation accuracy, best",
+             f"{_fmt(top.accuracy)} (generation {top_generation + 1})"),
         ]
+    lines.append(markdown_table(["", ""], facts))
+    if validated:
         lines += ["", "Last validation per task:", ""]
         for task, acc in validated[-1][1].tasks.items():
             lines.append(f"- `{task}`: {_fmt(acc)}")

@@ -15,7 +15,7 @@ from blgnn_es.config.study import StudySettings
 from blgnn_es.fileio import atomic_write, atomic_write_text
 from blgnn_es.reports.comparison import plot_panel, verdict_text
 from blgnn_es.reports.figures import plural, pyplot, save_figure
-from blgnn_es.reports.tables import markdown_table
+from blgnn_es.tables import markdown_table
 
 
 def slug(task: str) -> str:
