@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from blgnn_es.baselines.stats import INTERVAL_METHOD, mean_interval, mean_intervals
 from blgnn_es.fileio import atomic_write
-from blgnn_es.reports.figures import integer_ticks, plural, pyplot, save_figure
+from blgnn_es.reports.figures import accuracy_axes, plural, pyplot, save_figure
 
 EVALUATION_SCHEMA = 1
 
@@ -42,12 +42,7 @@ def write_evaluation(request, results, out_dir: str | Path) -> dict[str, str]:
         mean, low, high = interval_band(item.curves)
         ax.plot(steps, mean, marker=".", label=item.task)
         ax.fill_between(steps, low, high, alpha=0.2)
-    ax.set_xlabel("learning step")
-    ax.set_ylabel("held-out accuracy")
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    integer_ticks(ax)
+    accuracy_axes(ax, "learning step", "held-out accuracy")
     ax.set_title(f"{Path(request.genome_path).name}: held-out accuracy per learning step, "
                  f"{plural(request.seeds, 'seed')} per task; band: 95% t interval", fontsize=9)
     save_figure(fig, png_path)

@@ -38,3 +38,14 @@ def integer_ticks(ax) -> None:
 def plural(count: int, word: str, many: str | None = None) -> str:
     """``1 seed``, ``3 seeds``: a count that reads right."""
     return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
+def accuracy_axes(ax, xlabel: str, ylabel: str, legend_size: int = 8) -> None:
+    """The look of every accuracy panel: labels, the 0-1 range, a light grid, the legend
+    and whole-number ticks."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size)
+    integer_ticks(ax)

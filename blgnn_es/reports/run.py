@@ -25,7 +25,7 @@ from blgnn_es.model.genome import (
     backprop_genome,
     read_genome,
 )
-from blgnn_es.reports.figures import integer_ticks, pyplot, save_figure
+from blgnn_es.reports.figures import accuracy_axes, integer_ticks, pyplot, save_figure
 from blgnn_es.tables import markdown_table
 
 # ---- run reports -----------------------------------------------------------------------
@@ -113,12 +113,7 @@ def plot_validation(metrics: list[MetricsLine], path: Path, name: str = "run") -
     if initial is not None and initial.validation is not None:
         ax.axhline(_nan(initial.validation.accuracy), color="tab:red", ls=":",
                    label="initial genome")
-    ax.set_xlabel("generation")
-    ax.set_ylabel("validation accuracy")
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    integer_ticks(ax)
+    accuracy_axes(ax, "generation", "validation accuracy")
     ax.set_title(f"{name}: validation accuracy of the distribution mean, per task and "
                  "averaged", fontsize=9)
     return save_figure(fig, path)

@@ -26,7 +26,7 @@ from blgnn_es.evaluation import TaskEvaluation
 from blgnn_es.fileio import atomic_write, atomic_write_text
 from blgnn_es.reports.comparison import LEARNER_COLOURS, ComparisonRecord
 from blgnn_es.reports.evaluation import EvaluationRecord, interval_band
-from blgnn_es.reports.figures import integer_ticks, plural, pyplot, save_figure
+from blgnn_es.reports.figures import accuracy_axes, plural, pyplot, save_figure
 
 SEVERAL_SCHEMA = 1
 CELL = 26
@@ -187,12 +187,7 @@ def plot_several(labels: list[str], results: list[list[TaskEvaluation]], path: P
         item = results[0][index]
         sizes = "-".join(str(n) for n in item.layer_sizes)
         ax.set_title(f"{item.task} ({sizes})", fontsize=9)
-        ax.set_xlabel("learning step")
-        ax.set_ylabel("held-out accuracy")
-        ax.set_ylim(0, 1)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-        integer_ticks(ax)
+        accuracy_axes(ax, "learning step", "held-out accuracy", legend_size=7)
         shown.append([line.get_label() for line in ax.get_lines()])
     fig.suptitle(title, fontsize=9)
     save_figure(fig, path)
