@@ -1,1 +1,1 @@
-"""Where genome evaluations run: serial and loky (backends.py), dask (dask_cluster.py)."""
+"""Where genome evaluations run: serial and loky (backends.py), dask (dask_cluster.py), jax."""
