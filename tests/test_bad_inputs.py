@@ -159,6 +159,7 @@ RESUME = ("evolve", "--resume", RUN, "--max-generations", "3")
 EVAL = ("evaluate", "runs/tiny/mean_genome.npy", "--task", "xor", "--seeds", "1",
         "--out", "ev")
 GENOME = "runs/tiny/mean_genome.npy"
+RANDOM_BYTES = np.random.default_rng(20261202)  # garbage files, the same every run
 
 # id: (setup, command, exit code, pieces the message must hold)
 CASES = {
@@ -227,7 +228,7 @@ CASES = {
                              RESUME, 1, ["checkpoint", "damaged"]),
     "checkpoint-bitflip": (_all(NO_PREV, _edit("runs/tiny/checkpoint", _bitflip)), RESUME, 1,
                            ["checkpoint", "damaged"]),
-    "checkpoint-random": (_all(NO_PREV, _write("runs/tiny/checkpoint", os.urandom(4096))),
+    "checkpoint-random": (_all(NO_PREV, _write("runs/tiny/checkpoint", RANDOM_BYTES.bytes(4096))),
                           RESUME, 1, ["checkpoint", "damaged"]),
     "checkpoint-empty": (_all(NO_PREV, _write("runs/tiny/checkpoint", b"")), RESUME, 1,
                          ["checkpoint", "empty"]),
@@ -270,7 +271,7 @@ CASES = {
     "resume-set-fixed-key": (None, (*RESUME, "--set", "unroll.steps=9"), 2, ["unroll.steps"]),
     # ---- genomes and sidecars ----
     "genome-empty": (_write(GENOME, b""), EVAL, 1, ["mean_genome.npy", "not a .npy"]),
-    "genome-random-bytes": (_write(GENOME, os.urandom(300)), EVAL, 1, ["mean_genome.npy"]),
+    "genome-random-bytes": (_write(GENOME, RANDOM_BYTES.bytes(300)), EVAL, 1, ["mean_genome.npy"]),
     "genome-folder": (_folder(GENOME), EVAL, 2, ["GENOME_PATH", "directory"]),
     "genome-missing": (_remove(GENOME), EVAL, 1, ["mean_genome.npy", "no such"]),
     "genome-wrong-length": (lambda w: np.save(w / GENOME, np.zeros(5)), EVAL, 1,

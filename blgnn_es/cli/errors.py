@@ -66,6 +66,7 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             raise
         except (BlgnnError, OSError, UnicodeDecodeError, EOFError) as err:
             message, code = error_message(err)
-            raise CommandError(message, code) from None
+            # one line, whatever the cause's own text (pickle's and numpy's can span lines)
+            raise CommandError(" ".join(message.split()), code) from None
 
     return wrapper

@@ -369,7 +369,8 @@ def config_sha256(run: RunDir) -> str:
 
 
 def _short(err: BaseException) -> str:
-    text = str(err) or type(err).__name__
+    """An underlying error as one short line (pickle's messages can span lines)."""
+    text = " ".join(str(err).split()) or type(err).__name__
     return text if len(text) <= 160 else text[:157] + "..."
 
 
