@@ -28,6 +28,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes seconds; left out by -m 'not slow'")
 
 
+def tiny_toml(name: str, seed: int, max_generations: int | str = 3, extra: str = "") -> str:
+    """A run config small enough for a test: xor, 2-6-1, 4 steps of 16, popsize 6, serial."""
+    return (f'[run]\nname = "{name}"\nseed = {seed}\n[network]\nhidden = [6]\n'
+            '[tasks]\ntrain = ["xor"]\n[unroll]\nsteps = 4\nbatch = 16\neval_batches = 1\n'
+            f'[cmaes]\npopsize = 6\nmax_generations = {max_generations}\n'
+            f'[parallel]\nbackend = "serial"\n{extra}')
+
+
 def have_data() -> bool:
     """Whether the image datasets are there (for module-level skip marks)."""
     return (DATA / "mnist").is_dir()

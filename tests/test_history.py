@@ -6,30 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import tiny_toml
 
 from blgnn_es.cli import cli
 from blgnn_es.errors import ConfigError
 from blgnn_es.es.history import genome_at, read_history, write_history
 from blgnn_es.model.genome import load_genome
 
-TINY = """
-[run]
-name = "hist"
-seed = 1
-[network]
-hidden = [6]
-[tasks]
-train = ["xor"]
-[unroll]
-steps = 4
-batch = 16
-eval_batches = 1
-[cmaes]
-popsize = 6
-max_generations = MAXGEN
-[parallel]
-backend = "serial"
-"""
+TINY = tiny_toml("hist", seed=1, max_generations="MAXGEN")
 
 
 def _evolve(tmp_path, generations: int, *args: str):

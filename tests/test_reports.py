@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
+from conftest import tiny_toml
 
 from blgnn_es.cli import cli
 from blgnn_es.es.history import genome_at
@@ -179,24 +180,7 @@ def test_genome_diff(tmp_path):
     np.testing.assert_array_equal(backprop_genome(0.1), np.load(bp))
 
 
-TINY_RUN = """
-[run]
-name = "hist"
-seed = 1
-[network]
-hidden = [6]
-[tasks]
-train = ["xor"]
-[unroll]
-steps = 4
-batch = 16
-eval_batches = 1
-[cmaes]
-popsize = 6
-max_generations = 3
-[parallel]
-backend = "serial"
-"""
+TINY_RUN = tiny_toml("hist", seed=1)
 
 
 def test_evaluate_a_run_at_a_generation_is_its_recorded_mean(tmp_path):

@@ -9,6 +9,7 @@ import re
 
 import pytest
 from click.testing import CliRunner
+from conftest import tiny_toml
 
 from blgnn_es.cli import cli
 from blgnn_es.config.settings import load_config_text
@@ -16,24 +17,7 @@ from blgnn_es.errors import ConfigError
 from blgnn_es.es.rundir import strip_timings
 from blgnn_es.es.sweep import parse_seeds, runs_at_once
 
-TINY = """
-[run]
-name = "sw"
-seed = 0
-[network]
-hidden = [6]
-[tasks]
-train = ["xor"]
-[unroll]
-steps = 4
-batch = 16
-eval_batches = 1
-[cmaes]
-popsize = 6
-max_generations = 3
-[parallel]
-backend = "serial"
-"""
+TINY = tiny_toml("sw", seed=0)
 
 
 def _metrics(run_dir) -> list[dict]:

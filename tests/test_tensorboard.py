@@ -9,34 +9,16 @@ import struct
 
 import pytest
 from click.testing import CliRunner
+from conftest import tiny_toml
 
 from blgnn_es.cli import cli
 
 pytest.importorskip("tensorboardX")
 from tensorboardX.proto.event_pb2 import Event  # noqa: E402
 
-TINY = """
-[run]
-name = "board"
-seed = 2
-[network]
-hidden = [6]
-[tasks]
-train = ["xor"]
-validate = ["circles"]
-[unroll]
-steps = 4
-batch = 16
-eval_batches = 1
-[cmaes]
-popsize = 6
-max_generations = 4
-[parallel]
-backend = "serial"
-[report]
-validate_every = 2
-validate_seeds = 1
-"""
+TINY = tiny_toml("board", seed=2, max_generations=4,
+                 extra="[report]\nvalidate_every = 2\nvalidate_seeds = 1\n").replace(
+    'train = ["xor"]\n', 'train = ["xor"]\nvalidate = ["circles"]\n')
 
 
 def _events(folder) -> list[Event]:
