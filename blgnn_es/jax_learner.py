@@ -246,6 +246,17 @@ def _oja_decay(gen: _Genome):
     return jnp.sign(gen.eta_syn) * jnp.abs(gen.omega)
 
 
+
+def _gated_update(old, delta, post, gen, cfg, ch: int, k: int):
+    """SPEC §3.5's gated synapse update of one matrix family (W or V): Oja's decay, then
+    f̃ · M + η̃ · ΔM on the channels computed, broadcast to all k when states are shared."""
+    old = old[:ch]
+    if cfg.oja:
+        delta = delta - _oja_decay(gen) * old * (post * post).mean(axis=1)[:, None, :]
+    new = gen.f_syn * old + gen.eta_syn * delta
+    return jnp.broadcast_to(new, (k,) + new.shape[1:]) if ch < k else new
+
+
 def _hebbian(cfg: _Config, gen: _Genome, w, v, pre, post, update_v: bool):
     """SPEC §3.5 for one layer: ΔW (and ΔV when ``update_v``), Oja, gates, shared_states.
 
@@ -258,24 +269,13 @@ def _hebbian(cfg: _Config, gen: _Genome, w, v, pre, post, update_v: bool):
     p = _with_bias(_mix_pre(pre, nu_pre), nu_pre)  # (ch, B, n + 1)
     q = _mix_post(post, mu_post)  # (ch, B, n')
     dw = _einsum("cbi,cbj->cij", p, q) / batch
-    w_old = w[:ch]
-    if cfg.oja:
-        dw = dw - _oja_decay(gen) * w_old * (q * q).mean(axis=1)[:, None, :]
-    w_new = gen.f_syn * w_old + gen.eta_syn * dw
-    if ch < k:
-        w_new = jnp.broadcast_to(w_new, (k,) + w_new.shape[1:])
+    w_new = _gated_update(w, dw, q, gen, cfg, ch, k)
     if not update_v:
         return w_new, v
     q_pre = _mix_pre(post, nu_pre)  # Σ_d q[d] ν̃[d, c]
     p_post = _mix_post(pre, mu_post)  # Σ_e μ̃[c, e] p[e] (no bias: nothing flows back into it)
     dv = _einsum("cbj,cbi->cji", q_pre, p_post) / batch
-    v_old = v[:ch]
-    if cfg.oja:
-        dv = dv - _oja_decay(gen) * v_old * (p_post * p_post).mean(axis=1)[:, None, :]
-    v_new = gen.f_syn * v_old + gen.eta_syn * dv
-    if ch < k:
-        v_new = jnp.broadcast_to(v_new, (k,) + v_new.shape[1:])
-    return w_new, v_new
+    return w_new, _gated_update(v, dv, p_post, gen, cfg, ch, k)
 
 
 def _input_layer(cfg: _Config, x):
