@@ -246,7 +246,6 @@ def _oja_decay(gen: _Genome):
     return jnp.sign(gen.eta_syn) * jnp.abs(gen.omega)
 
 
-
 def _gated_update(old, delta, post, gen, cfg, ch: int, k: int):
     """SPEC §3.5's gated synapse update of one matrix family (W or V): Oja's decay, then
     f̃ · M + η̃ · ΔM on the channels computed, broadcast to all k when states are shared."""
