@@ -333,14 +333,22 @@ class ParallelSettings(BaseModel):
 
 
 class ReportSettings(BaseModel):
-    """[report]: validation during the run, and an optional TensorBoard copy of the
-    metrics."""
+    """[report]: validation during the run, the choice of the final genome, and an optional
+    TensorBoard copy of the metrics."""
 
     model_config = _FROZEN
 
     validate_every: StrictInt = Field(10, ge=0, description="validate the distribution mean "
                                       "every N generations and at the end (0: only at the end)")
     validate_seeds: StrictInt = Field(3, ge=1, description="replicas per validation task")
+    final_candidates: StrictInt = Field(
+        3, ge=0, description="at every validation also re-validate the N samples with the "
+        "best training fitness since the last one; final_genome.npy is the candidate (mean "
+        "or sample) with the best validation accuracy (0: means only)")
+    test_seeds: StrictInt = Field(
+        10, ge=2, description="replicas per validation task of the test draws that score "
+        "final_genome.npy (seeds apart from every train and validation seed; they take no "
+        "part in the choice)")
     tensorboard: NonEmpty | None = Field(
         None, description="also write TensorBoard event files to <tensorboard>/<run name>/ "
         "(needs the tensorboard extra: pip install 'blgnn-es[tensorboard]'); the run "
