@@ -34,6 +34,7 @@ class GenomeScore:
     diverged: int
     samples: int
     task_accuracy: tuple[float, ...]  # per task, mean over replicas (diverged count as 0)
+    sample_accuracy: tuple[float, ...] = ()  # per sample in draw order (diverged count as 0)
 
 
 def sample_fitness(accuracy: float, l2: float, ce: float, diverged: bool,
@@ -121,7 +122,8 @@ def score_genomes(genomes: np.ndarray, samples: Sequence[Sample], fitness: Fitne
             accuracy=float(finite.mean()) if finite.size else float("nan"),
             diverged=int(diverged[row].sum()), samples=len(samples),
             task_accuracy=tuple(float(per_task[task_of == i].mean())
-                                for i in sorted(set(task_of.tolist())))))
+                                for i in sorted(set(task_of.tolist()))),
+            sample_accuracy=tuple(float(a) for a in per_task)))
     return scores
 
 

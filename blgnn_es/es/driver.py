@@ -3,7 +3,10 @@
 CMA-ES works in the subspace of evolved genome entries; fixed slots keep their initial
 values. Each generation: ask, expand to full genomes, score them in parallel on common
 draws (fitness.py), tell, then write genomes, the metrics line, the genome history
-(history.py) and the checkpoint, in that order. The
+(history.py) and the checkpoint, in that order. Every ``report.validate_every``
+generations and at the end the mean and the samples of best training fitness since the last
+validation are validated; when the run stops, the best of them on validation is scored on
+test draws and written as final_genome.npy and final.json (final.py). The
 checkpoint holds the pickled ``CMAEvolutionStrategy``, numpy's global RNG state (pycma
 samples from it) and the :class:`RunState`; restoring all three makes a resumed run repeat
 the uninterrupted one exactly. What is written is declared in records.py; a resume under a
@@ -25,8 +28,9 @@ import numpy as np
 
 from blgnn_es.config.settings import Config, GenomeSettings
 from blgnn_es.errors import ConfigError
+from blgnn_es.es import final
 from blgnn_es.es.history import History, genome_provenance, load_for_resume, write_history
-from blgnn_es.es.records import InitialScores, MetricsLine, RunResult, RunState, Validation
+from blgnn_es.es.records import FinalChoice, InitialScores, MetricsLine, RunResult, RunState
 from blgnn_es.es.resume import check_same_run, check_unedited
 from blgnn_es.es.rundir import Checkpoint, RunDir
 from blgnn_es.es.sizes import default_popsize
@@ -55,6 +59,7 @@ PREEMPTED = "preempted"
 class Plans:
     train: DrawPlan
     validate: DrawPlan | None
+    test: DrawPlan | None = None  # the final genome's test draws (final.py)
 
 
 # ---- set-up ----------------------------------------------------------------------------
@@ -83,7 +88,7 @@ def make_plans(config: Config, data_dir: str | None = None) -> Plans:
         validate = DrawPlan(config.tasks.validate, config.network, config.unroll,
                             config.report.validate_seeds, config.run.seed, data_dir,
                             purpose="validate-")
-    return Plans(train, validate)
+    return Plans(train, validate, final.final_test_plan(config, data_dir))
 
 
 def check_tasks(config: Config, plans: Plans) -> list:
@@ -151,15 +156,14 @@ def score_population(backend: Backend, genomes: np.ndarray, plan: DrawPlan, conf
     return [score for part in backend.map(score_chunk, jobs) for score in part]
 
 
-def validate_genome(backend: Backend, genome: np.ndarray, plan: DrawPlan,
-                    config: Config) -> Validation:
-    """Accuracy of one genome on the validation tasks (fixed draws: generation 0)."""
-    (score,) = score_population(backend, genome[None], plan, config, 0)
-    names = [str(spec) for spec in plan.tasks]
-    return Validation(accuracy=_finite(float(np.mean(score.task_accuracy))),
-                      fitness=_finite(score.fitness), diverged=score.diverged,
-                      tasks={name: _finite(acc) for name, acc in
-                             zip(names, score.task_accuracy, strict=True)})
+def validate(backend: Backend, state: RunState, mean: np.ndarray, generation: int,
+             plan: DrawPlan, config: Config):
+    """Validate the mean and the samples waiting in the pool (fixed draws: generation 0),
+    record them as final-genome candidates; returns the mean's Validation."""
+    genomes = np.stack([mean, *final.waiting(state)])
+    scores = score_population(backend, genomes, plan, config, 0)
+    final.add_candidates(state, mean, generation, scores, plan)
+    return final.validation_record(scores[0], plan)
 
 
 def _finite(value: float) -> float | None:
@@ -219,6 +223,32 @@ def _save_genomes(run: RunDir, config: Config, state: RunState,
                 provenance=Provenance(**common, kind="distribution mean"))
 
 
+def _save_final(run: RunDir, config: Config, backend: Backend, plans: Plans, state: RunState,
+                inputs: dict[str, str] | None = None) -> FinalChoice:
+    """Score the chosen candidate on the test draws; write final_genome.npy and final.json."""
+    genome = final.final_genome(state)
+    test = None
+    if state.candidates and plans.test is not None:
+        (test,) = score_population(backend, genome[None], plans.test, config, 0)
+    choice = final.final_choice(state, test, plans.test)
+    network = config.network.spec(1, 1).to_dict()
+    common = genome_provenance(config, state.generation - 1, inputs)
+    save_genome(run.final_genome, genome, network=network,
+                provenance=Provenance(**common, kind=final.sidecar_kind(choice),
+                                      found_at_generation=choice.chosen.generation - 1
+                                      if choice.chosen.generation > 0 else None))
+    run.write_final(choice)
+    line = f"final genome: {final.label(choice.chosen)}"
+    if choice.test is not None:
+        line += (f", validation {choice.chosen.validation:.4f}, test {choice.test.accuracy:.4f} "
+                 f"[{choice.test.low:.4f}, {choice.test.high:.4f}] over {choice.test.seeds} "
+                 "seeds")
+    else:
+        line += f" ({choice.reason})"
+    run.log(line)
+    return choice
+
+
 def _checkpoint(run: RunDir, es, state: RunState, base_popsize: int) -> None:
     run.write_checkpoint(Checkpoint(es=es, numpy_random=np.random.get_state(), state=state,
                                     base_popsize=base_popsize))
@@ -235,7 +265,7 @@ def start(config: Config, run: RunDir, backend: Backend, plans: Plans):
     (score,) = score_population(backend, values[None], plans.train, config, 0)
     validation = None
     if plans.validate is not None:
-        validation = validate_genome(backend, values, plans.validate, config)
+        validation = validate(backend, state, values, 0, plans.validate, config)
     state.initial = InitialScores(fitness=score.fitness, accuracy=_finite(score.accuracy),
                                   validation=validation)
     run.log(f"initial genome ({config.genome.initial}): fitness {score.fitness:.4f} on "
@@ -306,6 +336,8 @@ def evolve(config: Config, run: RunDir, backend: Backend, *, resume: bool = Fals
             board.close()
     if state.best_genome is not None:
         _save_genomes(run, config, state, inputs)
+    if state.stop_reason != PREEMPTED and state.mean_genome is not None:
+        _save_final(run, config, backend, plans, state, inputs)
     _checkpoint(run, es, state, base_popsize)
     run.write_result(run_result(state))
     run.log(f"stopped: {state.stop_reason} after {state.generation} generations, "
@@ -346,6 +378,8 @@ def _generation(config: Config, run: RunDir, backend: Backend, plans: Plans, es,
     scores = score_population(backend, genomes, plans.train, config, generation)
     fitnesses = [score.fitness for score in scores]
     es.tell(points, fitnesses)
+    if plans.validate is not None:
+        final.offer(state, genomes, fitnesses, generation + 1, config.report.final_candidates)
 
     best = int(np.argmin(fitnesses))
     if fitnesses[best] < state.best_fitness:
@@ -376,7 +410,7 @@ def _generation(config: Config, run: RunDir, backend: Backend, plans: Plans, es,
     every = config.report.validate_every
     validation = None
     if plans.validate is not None and (last or (every and state.generation % every == 0)):
-        validation = validate_genome(backend, mean, plans.validate, config)
+        validation = validate(backend, state, mean, state.generation, plans.validate, config)
     if event:
         run.log(event)
         if state.stop_reason is None:  # a restart: a new strategy from the initial mean

@@ -1,11 +1,12 @@
 """The records a run writes, each declared once and read back through the same class.
 
-``MetricsLine`` (one line of metrics.jsonl per generation), ``RunResult`` (result.json) and
-``RunState`` (the driver's state inside the checkpoint). Every record carries a schema
-version; files of the previous release have none and read as version 1. A metrics line of
-version 1 is written without the key, so that metrics.jsonl stays byte-for-byte what the
-previous release wrote (a later version will write it). An unknown version is refused with
-one line naming the file and the versions this release reads.
+``MetricsLine`` (one line of metrics.jsonl per generation), ``RunResult`` (result.json),
+``FinalChoice`` (final.json) and ``RunState`` (the driver's state inside the checkpoint).
+Every record carries a schema version; files of the previous release have none and read
+as version 1. A metrics line of version 1 is written without the key, so that metrics.jsonl
+stays byte-for-byte what the previous release wrote (a later version will write it). An
+unknown version is refused with one line naming the file and the versions this release
+reads.
 """
 
 from __future__ import annotations
@@ -18,21 +19,25 @@ from pydantic import ConfigDict
 
 from blgnn_es.model.sidecar import Record, RecordError, check_version
 
-__all__ = ["InitialScores", "MetricsLine", "Record", "RecordError", "RunResult", "RunState",
-           "Validation", "check_version"]
+__all__ = ["Candidate", "FinalChoice", "InitialScores", "MetricsLine", "Record", "RecordError",
+           "RunResult", "RunState", "TestScore", "Validation", "check_version"]
 
 
 # ---- metrics.jsonl ---------------------------------------------------------------------
 
 class Validation(Record):
-    """Accuracy of the distribution mean on the validation tasks (fixed draws)."""
+    """Accuracy of the distribution mean on the validation tasks (fixed draws);
+    ``intervals``: per task the 95% t interval over the replicas (absent with one replica,
+    and in files of earlier releases)."""
 
     VERSION_IN_FILE: ClassVar[bool] = False
+    OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ("intervals",)
 
     accuracy: float | None
     fitness: float | None
     diverged: int
     tasks: dict[str, float | None]
+    intervals: dict[str, tuple[float, float]] | None = None
 
 
 class InitialScores(Record):
@@ -94,6 +99,50 @@ class RunResult(Record):
         return data
 
 
+# ---- final.json ------------------------------------------------------------------------
+
+class Candidate(Record):
+    """A genome that may become final_genome.npy: a distribution mean or a re-validated
+    sample, with its validation accuracy and the t interval over the validation seeds
+    (``low``/``high`` null with one seed). ``generation`` counts from 1 (0: the initial
+    genome, the first mean)."""
+
+    VERSION_IN_FILE: ClassVar[bool] = False
+
+    kind: Literal["mean", "sample"]
+    generation: int
+    validation: float | None
+    low: float | None
+    high: float | None
+
+
+class TestScore(Record):
+    """The final genome on the test draws: validation tasks, seeds apart from every train
+    and validation seed; mean accuracy and its 95% t interval over ``seeds``."""
+
+    VERSION_IN_FILE: ClassVar[bool] = False
+    __test__ = False  # not a pytest class
+
+    accuracy: float
+    low: float
+    high: float
+    seeds: int
+
+
+class FinalChoice(Record):
+    """final.json: which candidate final_genome.npy is, why, and its score on test draws
+    that took no part in the choice (``test`` null when the run has no validation tasks:
+    then the genome is the last mean)."""
+
+    OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ()
+
+    chosen: Candidate
+    test: TestScore | None
+    candidates: list[Candidate]
+    interval: str
+    reason: str
+
+
 # ---- the checkpoint's run state --------------------------------------------------------
 
 class RunState(Record):
@@ -124,6 +173,13 @@ class RunState(Record):
     large_restarts: int = 0
     regime: Literal["large", "small"] = "large"
     mean_genome: np.ndarray | None = None  # pycma's distribution mean, as a full genome
+    # final genome (es/final.py): the candidates validated so far, the best one's genome,
+    # and the samples waiting for the next validation (best training fitness first)
+    candidates: list[Candidate] = []
+    chosen_genome: np.ndarray | None = None
+    pool: list[np.ndarray] = []
+    pool_fitness: list[float] = []
+    pool_generations: list[int] = []
 
     @classmethod
     def upgrade(cls, data: dict[str, Any], version: int) -> dict[str, Any]:

@@ -5,12 +5,14 @@ before it is continued, so that a resume never loses or mixes work.
 Files: ``config.toml`` (resolved), ``run.json`` (the config as the run started and the hash
 of config.toml, the input files' hashes, and every session's command line and software),
 ``metrics.jsonl`` (one JSON line per generation), ``best_genome.npy`` / ``mean_genome.npy``
-(+ JSON sidecars), ``checkpoint`` (pickled optimizer and run state behind a sha256 header,
-replaced atomically every generation) and ``checkpoint.prev`` (the one before it, so that a
-damaged checkpoint falls back one generation), ``result.json`` (why and when the run
-stopped), ``log.txt``. Every file but the two append-only logs is replaced atomically;
-metrics.jsonl is cut back to the checkpoint's generation on resume, after checking that it
-holds every generation before it.
+(+ JSON sidecars), ``final_genome.npy`` (+ sidecar) and ``final.json`` (the genome the run
+hands over: the candidate of best validation accuracy, with its score on test draws;
+written when the run stops, es/final.py), ``checkpoint`` (pickled optimizer and run state
+behind a sha256 header, replaced atomically every generation) and ``checkpoint.prev`` (the
+one before it, so that a damaged checkpoint falls back one generation), ``result.json``
+(why and when the run stopped), ``log.txt``. Every file but the two append-only logs is
+replaced atomically; metrics.jsonl is cut back to the checkpoint's generation on resume,
+after checking that it holds every generation before it.
 
 Everything is written and read through the records of es/records.py. The checkpoint keeps
 the run state as a plain dict (format 2); a format 1 checkpoint of the previous release,
@@ -34,7 +36,14 @@ from pathlib import Path
 from typing import Any
 
 from blgnn_es.errors import ConfigError, FileError, RunDirError, os_error_text
-from blgnn_es.es.records import MetricsLine, RecordError, RunInfo, RunResult, RunState
+from blgnn_es.es.records import (
+    FinalChoice,
+    MetricsLine,
+    RecordError,
+    RunInfo,
+    RunResult,
+    RunState,
+)
 from blgnn_es.fileio import atomic_write, atomic_write_text, read_text, sha256_file
 
 CHECKPOINT_FORMAT = 2  # 2: the run state as RunState.to_dict(); 1: a pickled RunState
@@ -61,6 +70,8 @@ class RunDir:
     best_genome = property(lambda self: self.path / "best_genome.npy")
     mean_genome = property(lambda self: self.path / "mean_genome.npy")
     result = property(lambda self: self.path / "result.json")
+    final_genome = property(lambda self: self.path / "final_genome.npy")
+    final_json = property(lambda self: self.path / "final.json")
 
     # ---- creating and opening -------------------------------------------------------
     @classmethod
@@ -316,6 +327,20 @@ class RunDir:
         except json.JSONDecodeError as err:
             raise RunDirError(f"{self.result}: not valid JSON ({err})") from None
         return RunResult.from_dict(data, str(self.result))
+
+    def write_final(self, choice: FinalChoice) -> None:
+        atomic_write_text(self.final_json, json.dumps(choice.to_dict(), indent=2) + "\n")
+
+    def read_final(self) -> FinalChoice | None:
+        """final.json, or None in a run that has not finished (or of an earlier release)."""
+        if not self.final_json.exists():
+            return None
+        text = read_text(self.final_json, "final genome record")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise RunDirError(f"{self.final_json}: not valid JSON ({err})") from None
+        return FinalChoice.from_dict(data, str(self.final_json))
 
 
 def load_checkpoint(path: Path) -> Checkpoint:
