@@ -144,7 +144,9 @@ def evolve(config_path, resume, overrides, name, seed, workers, max_generations,
     click.echo(f"run directory: {run.path}")
     tasks = " ".join(f"--task {shlex.quote(str(t))}" for t in
                      (config.tasks.validate or config.tasks.train))
-    click.echo(f"evaluate the mean genome:  blgnn-es evaluate {run.mean_genome} {tasks}")
+    click.echo(f"evaluate the final genome: blgnn-es evaluate {run.final_genome} {tasks}"
+               if run.final_genome.exists() else
+               f"evaluate the mean genome:  blgnn-es evaluate {run.mean_genome} {tasks}")
     click.echo(f"report:                    blgnn-es report {run.path}")
 
 

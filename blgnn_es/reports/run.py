@@ -15,7 +15,8 @@ import numpy as np
 
 from blgnn_es.config.settings import load_config
 from blgnn_es.errors import ConfigError, FileError, os_error_text
-from blgnn_es.es.records import MetricsLine
+from blgnn_es.es.final import label as final_label
+from blgnn_es.es.records import FinalChoice, MetricsLine
 from blgnn_es.es.rundir import RunDir
 from blgnn_es.fileio import atomic_write_text
 from blgnn_es.model.genome import (
@@ -209,8 +210,14 @@ def summary_markdown(run: RunDir, metrics: list[MetricsLine]) -> str:
     lines.append(markdown_table(["", ""], facts))
     if validated:
         lines += ["", "Last validation per task:", ""]
+        intervals = validated[-1][1].intervals or {}
         for task, acc in validated[-1][1].tasks.items():
-            lines.append(f"- `{task}`: {_fmt(acc)}")
+            bounds = intervals.get(task)
+            spread = f" [{bounds[0]:.4f}, {bounds[1]:.4f}]" if bounds else ""
+            lines.append(f"- `{task}`: {_fmt(acc)}{spread}")
+    choice = run.read_final()
+    if choice is not None:
+        lines += ["", *final_lines(choice)]
     if info is not None and info.sessions:
         lines += ["", "Provenance:", ""]
         first = info.sessions[0].environment
@@ -230,10 +237,31 @@ def summary_markdown(run: RunDir, metrics: list[MetricsLine]) -> str:
         lines += [f"- generation {r.generation + 1}: {r.event}" for r in events]
     tasks = " ".join(f"--task {t}" for t in config["tasks"].get("validate") or
                      config["tasks"]["train"])
-    lines += ["", "Pictures: `fitness.png`, `validation.png`, `genome.png`.", "",
-              "Evaluate the distribution mean (the better answer under noise):", "",
-              f"    blgnn-es evaluate {run.mean_genome} {tasks}", ""]
+    lines += ["", "Pictures: `fitness.png`, `validation.png`, `genome.png`.", ""]
+    if choice is not None and run.final_genome.exists():
+        lines += ["Evaluate the final genome (chosen on validation, scored on test draws):", "",
+                  f"    blgnn-es evaluate {run.final_genome} {tasks}", ""]
+    else:
+        lines += ["Evaluate the distribution mean (the better answer under noise):", "",
+                  f"    blgnn-es evaluate {run.mean_genome} {tasks}", ""]
     return "\n".join(lines)
+
+
+def final_lines(choice: FinalChoice) -> list[str]:
+    """summary.md's account of final_genome.npy: which candidate, why, its intervals."""
+    chosen = choice.chosen
+    lines = ["Final genome (`final_genome.npy`, details in `final.json`):", "",
+             f"- chosen: {final_label(chosen)}; {choice.reason}"]
+    if chosen.validation is not None:
+        spread = (f" [{chosen.low:.4f}, {chosen.high:.4f}]" if chosen.low is not None
+                  else " (one seed: no interval)")
+        lines.append(f"- validation accuracy {chosen.validation:.4f}{spread} "
+                     f"({choice.interval})")
+    if choice.test is not None:
+        test = choice.test
+        lines.append(f"- test accuracy {test.accuracy:.4f} [{test.low:.4f}, {test.high:.4f}] "
+                     f"over {test.seeds} fresh seeds of the validation tasks")
+    return lines
 
 
 def _nan(value: float | None) -> float:
