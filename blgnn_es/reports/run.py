@@ -31,7 +31,7 @@ from blgnn_es.tables import markdown_table
 
 # ---- run reports -----------------------------------------------------------------------
 
-REPORT_FILES = ("fitness.png", "validation.png", "genome.png", "summary.md")
+REPORT_FILES = ("fitness.png", "validation.png", "genome.png", "summary.md", "report.html")
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None,
@@ -108,15 +108,23 @@ def plot_validation(metrics: list[MetricsLine], path: Path, name: str = "run") -
     gens = [r.generation + 1 for r in metrics if r.validation is not None]
     fig, ax = plt.subplots(figsize=(7, 4))
     for task in rows[0].tasks:
-        ax.plot(gens, [_nan(v.tasks.get(task)) for v in rows], lw=0.9, marker=".", label=task)
+        means = [_nan(v.tasks.get(task)) for v in rows]
+        bounds = [(v.intervals or {}).get(task) for v in rows]
+        errors = None
+        if any(bounds):  # the 95% t interval over the validation seeds, where recorded
+            errors = [[m - b[0] if b else 0.0 for m, b in zip(means, bounds, strict=True)],
+                      [b[1] - m if b else 0.0 for m, b in zip(means, bounds, strict=True)]]
+        ax.errorbar(gens, means, yerr=errors, lw=0.9, marker=".", capsize=2, label=task)
     ax.plot(gens, [_nan(v.accuracy) for v in rows], color="black", lw=2, label="mean")
     initial = metrics[0].initial
     if initial is not None and initial.validation is not None:
         ax.axhline(_nan(initial.validation.accuracy), color="tab:red", ls=":",
                    label="initial genome")
     accuracy_axes(ax, "generation", "validation accuracy")
+    bars = any(v.intervals for v in rows)
     ax.set_title(f"{name}: validation accuracy of the distribution mean, per task and "
-                 "averaged", fontsize=9)
+                 "averaged" + ("; bars: 95% t interval over the validation seeds" if bars
+                              else ""), fontsize=9)
     return save_figure(fig, path)
 
 
