@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from blgnn_es.cli.errors import friendly_errors
+from blgnn_es.reports.html import write_run_page
 from blgnn_es.reports.overlay import default_out, write_overlay
 from blgnn_es.reports.run import write_report
 
@@ -21,10 +22,11 @@ from blgnn_es.reports.run import write_report
 @click.option("--force", is_flag=True, help="Replace an earlier report in that folder.")
 @friendly_errors
 def report(run_dirs, out_dir, force) -> None:
-    """Plots (fitness.png, validation.png, genome.png) and summary.md for a run directory;
-    for several, overlay.png and overlay.md: every run's best so far, median fitness, sigma
-    and validation in one figure, with the median and range across seeds when the runs are
-    seeds of one config.
+    """Plots (fitness.png, validation.png, genome.png), summary.md and report.html (one
+    self-contained page with every figure, the validation intervals and the final genome)
+    for a run directory; for several, overlay.png and overlay.md: every run's best so far,
+    median fitness, sigma and validation in one figure, with the median and range across
+    seeds when the runs are seeds of one config.
 
     \b
     Examples:
@@ -36,6 +38,7 @@ def report(run_dirs, out_dir, force) -> None:
     runs = list(dict.fromkeys(run_dirs))
     if len(runs) == 1:
         written = write_report(runs[0], out_dir, force)
+        written.append(write_run_page(runs[0], out_dir))
     else:
         written = write_overlay(runs, out_dir or default_out(runs), force)
     for path in written:

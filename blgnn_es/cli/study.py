@@ -13,6 +13,7 @@ from blgnn_es.cli.errors import check_output_folder, friendly_errors
 from blgnn_es.config.study import load_study
 from blgnn_es.errors import ConfigError
 from blgnn_es.reports.figures import plural
+from blgnn_es.reports.html import write_study_page
 from blgnn_es.reports.study import write_study
 
 
@@ -35,7 +36,9 @@ def study(config_path, out_dir, seeds, data_dir, force) -> None:
     """Genomes x tasks x architectures x step budgets, each beside SGD, momentum, Adam and
     feedback alignment.
 
-    Writes per task a markdown and a CSV table and a PNG to <out_dir>/<name>/.
+    Writes per task a markdown and a CSV table and a PNG to <out_dir>/<name>/, study.json,
+    and study.html: one self-contained page with the genome x task table coloured by BLUR's
+    paired verdict and every task's figure.
 
     \b
     Example:
@@ -66,5 +69,6 @@ def study(config_path, out_dir, seeds, data_dir, force) -> None:
         settings,
         progress=lambda line: click.echo(f"  [{time.monotonic() - started:6.1f} s] {line}"),
     )
-    for path in write_study(settings, cells, settings.out_dir / settings.name):
+    folder = settings.out_dir / settings.name
+    for path in [*write_study(settings, cells, folder), write_study_page(folder)]:
         click.echo(f"wrote {path}")
