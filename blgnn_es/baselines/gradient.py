@@ -13,9 +13,11 @@ one f̃ and η̃, so no genome keeps V fixed while W follows the backprop genome
 An ordinary one-state network of the BLUR network's layer sizes, started from channel 0 of
 the BLUR network's initial forward synapses (``NetworkSpec.init_weights(seed)[0][ℓ][..., 0]``,
 bias row last), trained on the same batches in the same order. Every learning rate of a
-sweep trains side by side in one set of arrays: the first layer's weights of all rates are
-one (n_0 + 1, R·n_1) matrix, so the shared input batch meets them in a single GEMM; deeper
-layers are batched matmuls over the rate axis.
+sweep trains in one set of arrays, (R, n_ℓ + 1, n_{ℓ+1}) per layer, one network after
+another within a step, so each network's weights, gradients and optimizer state stay in
+cache (one product over all rates' first layers, (128 × 196)(196 × 13·512), ran at a third
+of the speed of 13 products (128 × 196)(196 × 512)). The rates share what they can: the
+start's accuracy and the first step's gradient are computed once.
 
 The learning rate is chosen on validation data held out from the training split, never on
 the test split, separately for each reported step budget (:func:`choose_rates`).
@@ -49,7 +51,7 @@ from blgnn_es.model.network import NetworkSpec
 
 MOMENTUM = 0.9  # heavy ball: v ← 0.9 v + g, W ← W − lr v (PyTorch's SGD momentum)
 ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8  # Kingma & Ba's defaults
-EVAL_CHUNK = 2048  # examples per forward pass when measuring accuracy (bounds memory)
+EVAL_CHUNK = 256  # examples per forward pass when measuring accuracy (keeps it in cache)
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,8 @@ def _activate(name: str, z: np.ndarray) -> np.ndarray:
     if name == "relu":
         return np.maximum(z, 0)
     if name == "relu_tanh":
-        return np.maximum(np.tanh(z), 0)
+        a = np.tanh(z)
+        return np.maximum(a, 0, out=a)
     return 1 / (1 + np.exp(-z))
 
 
@@ -139,72 +142,67 @@ def _slope(name: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         return 1 - a * a
     if name == "relu":
         return (z > 0).astype(z.dtype)
-    if name == "relu_tanh":
-        return (z > 0) * (1 - a * a)  # a = tanh z wherever z > 0
+    if name == "relu_tanh":  # (z > 0)(1 − a²), in place: a = tanh z wherever z > 0
+        slope = a * a
+        np.subtract(1, slope, out=slope)
+        slope *= z > 0
+        return slope
     return a * (1 - a)
 
 
-# ---- the vectorized learner -----------------------------------------------------------
+# ---- the learner: one network at a time ------------------------------------------------
+
+BLAS_THREADS = 1  # see train_rates; a module constant so bench/bench_baselines.py can vary it
 
 
 @dataclass
-class _Stack:
-    """Parameters of R networks: first layer (n_0 + 1, R, n_1), deeper ones (R, n + 1, n')."""
+class _Nets:
+    """Parameters of R networks: layer ℓ is (R, n_ℓ + 1, n_{ℓ+1}), bias row last, so one
+    network's layer is one contiguous matrix that stays in cache through its whole step."""
 
     layers: list[np.ndarray]
 
     @classmethod
-    def replicate(cls, start: list[np.ndarray], count: int, dtype) -> _Stack:
-        first = np.repeat(np.asarray(start[0], dtype=dtype)[:, None, :], count, axis=1)
-        deeper = [np.repeat(np.asarray(w, dtype=dtype)[None], count, axis=0) for w in start[1:]]
-        return cls([np.ascontiguousarray(first), *deeper])
+    def replicate(cls, start: list[np.ndarray], count: int, dtype) -> _Nets:
+        return cls([np.repeat(np.asarray(w, dtype=dtype)[None], count, axis=0) for w in start])
 
-    def zeros_like(self) -> _Stack:
-        return _Stack([np.zeros_like(w) for w in self.layers])
+    def zeros_like(self) -> _Nets:
+        return _Nets([np.zeros_like(w) for w in self.layers])
 
-    def rate_view(self, per_rate: np.ndarray) -> list[np.ndarray]:
-        """A per-rate vector broadcast against each layer's array."""
-        return [per_rate[None, :, None], *([per_rate[:, None, None]] * (len(self.layers) - 1))]
+    def of(self, net: int) -> list[np.ndarray]:
+        """Network ``net``'s layers (views)."""
+        return [w[net] for w in self.layers]
 
-    def finite(self) -> np.ndarray:
-        ok = np.isfinite(self.layers[0]).all(axis=(0, 2))
-        for w in self.layers[1:]:
-            ok &= np.isfinite(w).all(axis=(1, 2))
-        return ok
+    def finite(self, net: int) -> bool:
+        return all(np.isfinite(w[net]).all() for w in self.layers)
 
-    def subset(self, columns: list[int]) -> _Stack:
-        return _Stack([self.layers[0][:, columns], *(w[columns] for w in self.layers[1:])])
-
-    def zero_rates(self, mask: np.ndarray) -> None:
-        self.layers[0][:, mask] = 0
-        for w in self.layers[1:]:
-            w[mask] = 0
+    def zero(self, net: int) -> None:
+        for w in self.layers:
+            w[net] = 0
 
 
-def _forward(mlp: Mlp, stack: _Stack, x: np.ndarray):
-    """Pre-activations and activations of every layer, each (R, B, n) (the input is shared)."""
-    first = stack.layers[0]
-    n0, count, n1 = first.shape[0] - 1, first.shape[1], first.shape[2]
-    z = x @ first[:n0].reshape(n0, count * n1) + first[n0].reshape(count * n1)
-    # contiguous (R, B, n): numpy's stacked matmul falls back to a slow loop on strided input
-    z = np.ascontiguousarray(z.reshape(len(x), count, n1).transpose(1, 0, 2))
-    pre, post = [z], []
-    for w in stack.layers[1:]:
-        post.append(_activate(mlp.hidden_activation, pre[-1]))
-        n = w.shape[1] - 1
-        pre.append(np.matmul(post[-1], w[:, :n]) + w[:, n][:, None, :])
+def _forward(mlp: Mlp, weights: list[np.ndarray], x: np.ndarray):
+    """Pre-activations of every layer and the inputs to every layer (x first), each (B, n)."""
+    pre, post = [], [x]
+    for layer, w in enumerate(weights):
+        if layer:
+            post.append(_activate(mlp.hidden_activation, pre[-1]))
+        n = w.shape[0] - 1
+        z = post[-1] @ w[:n]
+        z += w[n]
+        pre.append(z)
     return pre, post
 
 
 def _output_delta(mlp: Mlp, z: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """∂L/∂z at the output for the batch mean loss, (R, B, n_out)."""
-    batch, n_out = z.shape[1], z.shape[2]
+    """∂L/∂z at the output for the batch mean loss, (B, n_out)."""
+    batch, n_out = z.shape
     if mlp.loss == "ce":
         if n_out == 1:
-            return (1 / (1 + np.exp(-z)) - labels[None, :, None]) / batch
-        shifted = np.exp(z - z.max(axis=2, keepdims=True))
-        delta = shifted / shifted.sum(axis=2, keepdims=True)
-        delta[:, np.arange(batch), labels] -= 1
+            return (1 / (1 + np.exp(-z)) - labels[:, None]) / batch
+        shifted = np.exp(z - z.max(axis=1, keepdims=True))
+        delta = shifted / shifted.sum(axis=1, keepdims=True)
+        delta[np.arange(batch), labels] -= 1
         return delta / batch
     a = _activate(mlp.output_activation, z)
     return (a - _targets(mlp, labels, n_out, z.dtype)) * _slope(mlp.output_activation, z, a) / batch
@@ -213,70 +211,63 @@ def _output_delta(mlp: Mlp, z: np.ndarray, labels: np.ndarray) -> np.ndarray:
 def _targets(mlp: Mlp, labels: np.ndarray, n_out: int, dtype) -> np.ndarray:
     low = 0.0 if mlp.output_activation == "sigmoid" else -1.0
     if n_out == 1:
-        return np.where(labels == 1, 1.0, low).astype(dtype)[None, :, None]
-    return np.where(labels[:, None] == np.arange(n_out), 1.0, low).astype(dtype)[None]
+        return np.where(labels == 1, 1.0, low).astype(dtype)[:, None]
+    return np.where(labels[:, None] == np.arange(n_out), 1.0, low).astype(dtype)
 
 
-def _gradients(mlp: Mlp, stack: _Stack, x: np.ndarray, labels: np.ndarray,
-               feedback: list[np.ndarray] | None = None) -> list[np.ndarray]:
-    """Backprop of the batch mean loss; gradients shaped like ``stack.layers``. With
-    ``feedback`` (B_ℓ, (n_{ℓ+1}, n_ℓ) for ℓ ≥ 1) the error goes back through B_ℓ instead of
-    W_ℓᵀ (feedback alignment)."""
-    pre, post = _forward(mlp, stack, x)
+def _gradients(mlp: Mlp, weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray,
+               feedback: list[np.ndarray] | None, out: list[np.ndarray]) -> None:
+    """Backprop of one network's batch mean loss into ``out`` (shaped like ``weights``).
+    With ``feedback`` (B_ℓ, (n_{ℓ+1}, n_ℓ) for ℓ ≥ 1) the error goes back through B_ℓ
+    instead of W_ℓᵀ (feedback alignment)."""
+    pre, post = _forward(mlp, weights, x)
     delta = _output_delta(mlp, pre[-1], labels)
-    grads: list[np.ndarray] = [None] * len(stack.layers)  # type: ignore[list-item]
-    for layer in range(len(stack.layers) - 1, 0, -1):
-        w, a = stack.layers[layer], post[layer - 1]
-        n = w.shape[1] - 1
-        grad = np.empty_like(w)
-        grad[:, :n] = np.matmul(a.transpose(0, 2, 1), delta)
-        grad[:, n] = delta.sum(axis=1)
-        grads[layer] = grad
-        back = w[:, :n].transpose(0, 2, 1) if feedback is None else feedback[layer - 1]
-        delta = np.matmul(delta, back) * _slope(
-            mlp.hidden_activation, pre[layer - 1], a
-        )
-    count, n1 = delta.shape[0], delta.shape[2]
-    flat = delta.transpose(1, 0, 2).reshape(len(x), count * n1)
-    first = np.empty_like(stack.layers[0])
-    first[:-1] = (x.T @ flat).reshape(-1, count, n1)
-    first[-1] = flat.sum(axis=0).reshape(count, n1)
-    grads[0] = first
-    return grads
+    for layer in range(len(weights) - 1, -1, -1):
+        w, a, grad = weights[layer], post[layer], out[layer]
+        n = w.shape[0] - 1
+        np.matmul(a.T, delta, out=grad[:n])
+        grad[n] = delta.sum(axis=0)
+        if layer:
+            back = w[:n].T if feedback is None else feedback[layer - 1]
+            delta = delta @ back
+            delta *= _slope(mlp.hidden_activation, pre[layer - 1], a)
 
 
 class _Optimizer:
-    """One update rule for R networks at once, each with its own learning rate."""
+    """One update rule for R networks, each with its own learning rate, one network at a
+    time (:meth:`step`) after :meth:`advance` has counted the step."""
 
-    def __init__(self, name: str, stack: _Stack, rates: np.ndarray) -> None:
+    def __init__(self, name: str, nets: _Nets, rates: np.ndarray) -> None:
         if name not in OPTIMIZERS:
             raise ConfigError(f"baseline {name!r}; allowed: {', '.join(OPTIMIZERS)}")
         self.name = "sgd" if name == "fa" else name  # fa: SGD on feedback-aligned signals
-        self.rates = stack.rate_view(rates)
+        self.rates = rates
         self.steps = 0
         if self.name != "sgd":
-            self.first = stack.zeros_like()
+            self.first = nets.zeros_like()
         if name == "adam":
-            self.second = stack.zeros_like()
+            self.second = nets.zeros_like()
 
-    def step(self, stack: _Stack, grads: list[np.ndarray]) -> None:
-        """One update; ``grads`` are used as scratch space (in place: no temporaries, which
-        cost page faults at these sizes)."""
+    def advance(self) -> None:
         self.steps += 1
-        for layer, (w, g) in enumerate(zip(stack.layers, grads, strict=True)):
-            rate = self.rates[layer]
+
+    def step(self, net: int, weights: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """Update network ``net``; ``grads`` are used as scratch space (in place: no
+        temporaries, which cost page faults at these sizes)."""
+        rate = self.rates[net]
+        for layer, (w, g) in enumerate(zip(weights, grads, strict=True)):
             if self.name == "sgd":
                 g *= rate
                 w -= g
             elif self.name == "momentum":
-                v = self.first.layers[layer]
+                v = self.first.layers[layer][net]
                 v *= MOMENTUM
                 v += g
                 np.multiply(v, rate, out=g)
                 w -= g
             else:
                 # m̂ / (√ŝ + ε) with m̂ = m / (1 − β₁ᵗ), ŝ = s / (1 − β₂ᵗ)
-                m, s = self.first.layers[layer], self.second.layers[layer]
+                m, s = self.first.layers[layer][net], self.second.layers[layer][net]
                 m *= ADAM_BETA1
                 m += (1 - ADAM_BETA1) * g
                 g *= g
@@ -290,10 +281,10 @@ class _Optimizer:
                 g *= rate / (1 - ADAM_BETA1**self.steps)
                 w -= g
 
-    def forget(self, mask: np.ndarray) -> None:
+    def forget(self, net: int) -> None:
         for state in (getattr(self, "first", None), getattr(self, "second", None)):
             if state is not None:
-                state.zero_rates(mask)
+                state.zero(net)
 
 
 @dataclass(frozen=True)
@@ -310,7 +301,8 @@ class Probe:
 @dataclass
 class RatesRun:
     """What :func:`train_rates` measured: per probe, accuracy (R, len(probe.steps));
-    which rates diverged (their accuracy counts as 0 from then on); the final weights."""
+    which rates diverged (their accuracy counts as 0 from then on); the final weights,
+    (R, n + 1, n') per layer."""
 
     accuracy: list[np.ndarray]
     diverged: np.ndarray
@@ -318,8 +310,7 @@ class RatesRun:
 
     def final_weights(self, rate_index: int) -> list[np.ndarray]:
         """Rate ``rate_index``'s weights in the layout of the start: (n + 1, n') per layer."""
-        first, deeper = self.weights[0][:, rate_index], self.weights[1:]
-        return [first.copy(), *(w[rate_index].copy() for w in deeper)]
+        return [w[rate_index].copy() for w in self.weights]
 
 
 def train_rates(
@@ -353,62 +344,81 @@ def train_rates(
             np.asarray(p.x, dtype=dtype).reshape(-1, mlp.layer_sizes[0]),
             np.asarray(p.labels, dtype=np.int64).reshape(-1),
             p.steps,
-            None if p.columns is None else list(p.columns),
+            range(len(rates)) if p.columns is None else list(p.columns),
         )
         for p in probes
     ]
-    accuracy = [
-        np.zeros((len(rates) if p.columns is None else len(p.columns), len(p.steps)))
-        for p in probes
-    ]
+    accuracy = [np.zeros((len(p[3]), len(p[2]))) for p in flat_probes]
     back = None
     if optimizer == "fa":
         wanted = [(b, a) for a, b in zip(mlp.layer_sizes[1:-1], mlp.layer_sizes[2:], strict=True)]
         if feedback is None or [tuple(np.shape(m)) for m in feedback] != wanted:
             raise ConfigError(f"feedback alignment needs fixed feedback matrices {wanted}")
         back = [np.asarray(m, dtype=dtype) for m in feedback]
-    stack = _Stack.replicate(start, len(rates), dtype)
-    rule = _Optimizer(optimizer, stack, rates)
+    nets = _Nets.replicate(start, len(rates), dtype)
+    rule = _Optimizer(optimizer, nets, rates)
     diverged = np.zeros(len(rates), dtype=bool)
+    grads = [np.empty_like(w) for w in nets.of(0)]
 
     def measure(step: int) -> None:
         for out, (x, y, steps, columns) in zip(accuracy, flat_probes, strict=True):
             for column, wanted in enumerate(steps):
                 if wanted != step:
                     continue
-                if columns is None:
-                    out[:, column] = np.where(diverged, 0.0, accuracy_of(mlp, stack, x, y))
-                else:
-                    measured = accuracy_of(mlp, stack.subset(columns), x, y)
-                    out[:, column] = np.where(diverged[columns], 0.0, measured)
+                if step == 0:  # every network still holds the start
+                    out[:, column] = accuracy_of(mlp, nets.of(0), x, y)
+                    continue
+                for row, net in enumerate(columns):
+                    out[row, column] = 0.0 if diverged[net] else accuracy_of(
+                        mlp, nets.of(net), x, y
+                    )
+
+    def first_step(net: int) -> None:
+        """The first gradient is the same for every rate (one start, one batch): once."""
+        if not shared:
+            _gradients(mlp, nets.of(net), x_train[0], labels[0], back, grads)
+            shared.extend(g.copy() for g in grads)
+        else:
+            for grad, value in zip(grads, shared, strict=True):
+                grad[...] = value
 
     # One BLAS thread, as for the kernel (learner.limit_kernel_blas_threads): on a busy
     # machine spin-waiting BLAS threads made a step of 196-512-10 x 13 rates 15x slower
     # (470 ms against 25 ms), and the result no longer depends on the thread count.
+    # One network at a time: its layers, gradients and optimizer state stay in cache, and
+    # 13 products (128x196)(196x512) ran 3x faster than one (128x196)(196x6656) on all
+    # rates at once (bench/bench_baselines.py).
+    shared: list[np.ndarray] = []
     with (
-        threadpool_limits(limits=1, user_api="blas"),
+        threadpool_limits(limits=BLAS_THREADS, user_api="blas"),
         np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"),
     ):
         measure(0)
         for step in range(len(x_train)):
-            rule.step(stack, _gradients(mlp, stack, x_train[step], labels[step], back))
-            broken = ~stack.finite() & ~diverged
-            if broken.any():
-                diverged |= broken
-                stack.zero_rates(broken)
-                rule.forget(broken)
+            rule.advance()
+            for net in np.flatnonzero(~diverged):
+                weights = nets.of(net)
+                if step == 0:
+                    first_step(net)
+                else:
+                    _gradients(mlp, weights, x_train[step], labels[step], back, grads)
+                rule.step(net, weights, grads)
+                if not nets.finite(net):
+                    diverged[net] = True
+                    nets.zero(net)
+                    rule.forget(net)
             measure(step + 1)
-    return RatesRun(accuracy, diverged, stack.layers)
+    return RatesRun(accuracy, diverged, nets.layers)
 
 
-def accuracy_of(mlp: Mlp, stack: _Stack, x: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Accuracy of each of the R networks on (x, labels), in chunks of EVAL_CHUNK examples."""
-    correct = np.zeros(stack.layers[0].shape[1])
+def accuracy_of(mlp: Mlp, weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray) -> float:
+    """Accuracy of one network (layers (n + 1, n'), bias row last) on (x, labels), in
+    chunks of EVAL_CHUNK examples."""
+    correct = 0
     for begin in range(0, len(x), EVAL_CHUNK):
-        z = _forward(mlp, stack, x[begin : begin + EVAL_CHUNK])[0][-1]
-        y = labels[begin : begin + EVAL_CHUNK]
-        guess = (z[:, :, 0] > 0) if z.shape[2] == 1 else z.argmax(axis=2)
-        correct += (guess == y[None]).sum(axis=1)
+        z = _forward(mlp, weights, x[begin : begin + EVAL_CHUNK])[0][-1]
+        guess = (z[:, 0] > 0) if z.shape[1] == 1 else z.argmax(axis=1)
+        correct += int((guess == labels[begin : begin + EVAL_CHUNK]).sum())
     return correct / max(len(x), 1)
 
 
