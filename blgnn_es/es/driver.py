@@ -159,9 +159,10 @@ def score_population(backend: Backend, genomes: np.ndarray, plan: DrawPlan, conf
 def validate(backend: Backend, state: RunState, mean: np.ndarray, generation: int,
              plan: DrawPlan, config: Config):
     """Validate the mean and the samples waiting in the pool (fixed draws: generation 0),
-    record them as final-genome candidates; returns the mean's Validation."""
+    record them as final-genome candidates; returns the mean's Validation. One job: the
+    draws are made once, and a few genomes cost little more than one."""
     genomes = np.stack([mean, *final.waiting(state)])
-    scores = score_population(backend, genomes, plan, config, 0)
+    (scores,) = backend.map(score_chunk, [(genomes, plan, config.fitness, 0, 0)])
     final.add_candidates(state, mean, generation, scores, plan)
     return final.validation_record(scores[0], plan)
 
