@@ -300,9 +300,12 @@ def _grid(tasks: dict[str, list[dict[str, Any]]]) -> str:
                      for word, colour in VERDICT_COLOURS.items())
     head = "".join(f"<th>{esc(h)}</th>" for h in ("genome", "layers", "step", *tasks))
     body = []
+    beyond = {(r["genome"], r["layer_sizes"], r["step"]) for rows in tasks.values()
+              for r in rows if r.get("beyond_evolved")}
     for genome, layers, step in keys:
+        mark = "*" if (genome, layers, step) in beyond else ""
         cells = [f"<td>{esc(genome)}</td><td>{esc(layers)}</td><td class=\"num\">{esc(step)}"
-                 "</td>"]
+                 f"{mark}</td>"]
         for task in tasks:
             row = found.get((task, genome, layers, step))
             if row is None:
@@ -316,7 +319,8 @@ def _grid(tasks: dict[str, list[dict[str, Any]]]) -> str:
                          f"{esc(row.get('ahead') or '')}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f'<p class="legend">BLUR test accuracy [95% t interval], coloured by its paired '
-            f"verdict against the baseline with the best mean: {legend}</p>"
+            f"verdict against the baseline with the best mean: {legend}. Steps marked * lie "
+            "beyond the genome's evolved unroll.</p>"
             f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
