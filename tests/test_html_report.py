@@ -163,6 +163,12 @@ def test_run_page_of_a_run_without_validation(tmp_path):
     assert len(parsed.all("img")) == 2
 
 
+def test_run_page_of_a_run_of_the_previous_release():
+    text = run_page(RunDir.open(Path(__file__).parent / "fixtures" / "legacy-v1"))
+    parsed = check_self_contained(text)
+    assert RUN_SECTIONS <= parsed.ids() and "has no final.json" in " ".join(parsed.text)
+
+
 def test_text_from_files_is_escaped(tmp_path):
     text = run_page(fake_run(tmp_path / "r<b>&x", final=False, intervals=False))
     parsed = check_self_contained(text)
