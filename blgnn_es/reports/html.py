@@ -236,7 +236,7 @@ def _final(choice: FinalChoice | None) -> str:
         return ('<p class="note">This run has no final.json (still running, or written by '
                 "an earlier release): use mean_genome.npy, the distribution mean.</p>")
     chosen = choice.chosen
-    lines = [f"Chosen: {final_label(chosen)} ({chosen.kind}); {choice.reason}."]
+    lines = [f"Chosen: {final_label(chosen)}; {choice.reason}."]
     if chosen.validation is not None:
         lines.append(f"Validation accuracy {_with_interval(chosen.validation, _bounds(chosen))}"
                      f" ({choice.interval}).")
