@@ -30,7 +30,14 @@ from blgnn_es.config.settings import Config, GenomeSettings
 from blgnn_es.errors import ConfigError
 from blgnn_es.es import final
 from blgnn_es.es.history import History, genome_provenance, load_for_resume, write_history
-from blgnn_es.es.records import FinalChoice, InitialScores, MetricsLine, RunResult, RunState
+from blgnn_es.es.records import (
+    FinalChoice,
+    InitialScores,
+    MetricsLine,
+    RunResult,
+    RunState,
+    Validation,
+)
 from blgnn_es.es.resume import check_same_run, check_unedited
 from blgnn_es.es.rundir import Checkpoint, RunDir
 from blgnn_es.es.sizes import default_popsize
@@ -157,7 +164,7 @@ def score_population(backend: Backend, genomes: np.ndarray, plan: DrawPlan, conf
 
 
 def validate(backend: Backend, state: RunState, mean: np.ndarray, generation: int,
-             plan: DrawPlan, config: Config):
+             plan: DrawPlan, config: Config) -> Validation:
     """Validate the mean and the samples waiting in the pool (fixed draws: generation 0),
     record them as final-genome candidates; returns the mean's Validation. One job: the
     draws are made once, and a few genomes cost little more than one."""
