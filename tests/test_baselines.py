@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from blgnn_es.baselines import gradient
 from blgnn_es.baselines.gradient import (
     Mlp,
     Probe,
@@ -76,6 +77,49 @@ def test_optimizers_equal_independent_numpy(optimizer):
         for got, want in zip(run.final_weights(index), expected, strict=True):
             np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
     assert max(np.abs(w - s).max() for w, s in zip(run.final_weights(2), start, strict=True)) > 1e-2
+
+
+def test_inputs_with_zero_columns_equal_independent_numpy():
+    """MNIST-like inputs: whole columns of a batch are 0, which the products skip."""
+    sizes, rates = (12, 7, 4), [0.01, 0.2, 0.9]
+    rng = np.random.default_rng(13)
+    x = rng.uniform(0, 1, (10, 9, sizes[0]))
+    x[x < 0.5] = 0
+    x[:, :, :5] = 0  # blank border pixels
+    x[3, :, 5:9] = 0  # and some only in one batch
+    y = rng.integers(0, sizes[-1], (10, 9))
+    assert gradient._Inputs.of(x[3]).live.tolist() == list(range(9, 12))  # the path is taken
+    net = NetworkSpec(sizes, dtype="float64")
+    start = initial_weights(net, 2)
+    x_val, y_val = x.reshape(-1, sizes[0]), y.reshape(-1)
+    for optimizer in ("sgd", "momentum", "adam"):
+        run = train_rates(
+            mlp_for(net), optimizer, rates, start, x, y, [Probe(x_val, y_val, (0, 4, 10))]
+        )
+        for index, lr in enumerate(rates):
+            expected = reference_descent(start, x, y, lr, optimizer)
+            for got, want in zip(run.final_weights(index), expected, strict=True):
+                np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+            z = np.maximum(np.tanh(np.hstack([x_val, np.ones((len(x_val), 1))]) @ expected[0]), 0)
+            guess = (np.hstack([z, np.ones((len(z), 1))]) @ expected[1]).argmax(axis=1)
+            assert run.accuracy[0][index, 2] == np.mean(guess == y_val)
+        assert np.all(run.accuracy[0][:, 0] == run.accuracy[0][0, 0])  # one start
+
+
+def test_probe_columns_measure_the_same_networks_and_diverged_rates_stay_frozen():
+    net, draws = _draws(seeds=1)
+    mlp, d = Mlp(net.layer_sizes, "relu", "identity", "mse", "float64"), draws[0]
+    rates = [0.01, 1e6, 0.3]
+    steps = (0, 1, 7, 20)
+    full = train_rates(mlp, "momentum", rates, d.start, d.x_train, d.y_train,
+                       [Probe(d.x_test, d.y_test, steps)])
+    some = train_rates(mlp, "momentum", rates, d.start, d.x_train, d.y_train,
+                       [Probe(d.x_test, d.y_test, steps, (2, 0))])
+    np.testing.assert_array_equal(some.accuracy[0], full.accuracy[0][[2, 0]])
+    assert full.diverged.tolist() == [False, True, False]
+    assert all(not w.any() for w in full.final_weights(1))  # frozen at 0
+    assert full.accuracy[0][1, 2:].tolist() == [0.0, 0.0]  # diverged by step 7
+    assert len(set(full.accuracy[0][:, 0])) == 1 and full.accuracy[0][0, -1] > 0.8
 
 
 def reference_feedback_alignment(weights, feedback, x_batches, labels, lr):
