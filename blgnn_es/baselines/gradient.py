@@ -13,11 +13,10 @@ one f̃ and η̃, so no genome keeps V fixed while W follows the backprop genome
 An ordinary one-state network of the BLUR network's layer sizes, started from channel 0 of
 the BLUR network's initial forward synapses (``NetworkSpec.init_weights(seed)[0][ℓ][..., 0]``,
 bias row last), trained on the same batches in the same order. Every learning rate of a
-sweep trains in one set of arrays, (R, n_ℓ + 1, n_{ℓ+1}) per layer, one network after
-another within a step, so each network's weights, gradients and optimizer state stay in
-cache (one product over all rates' first layers, (128 × 196)(196 × 13·512), ran at a third
-of the speed of 13 products (128 × 196)(196 × 512)). The rates share what they can: the
-start's accuracy and the first step's gradient are computed once.
+sweep trains in one set of arrays, (R, n_ℓ + 1, n_{ℓ+1}) per layer, one network through
+all its steps after another (one product over all rates' first layers, (128 × 196)(196 ×
+13·512), ran at a third of the speed of 13 products (128 × 196)(196 × 512)). The rates
+share what they can: the start's accuracy and the first step's gradient are computed once.
 
 The learning rate is chosen on validation data held out from the training split, never on
 the test split, separately for each reported step budget (:func:`choose_rates`).
@@ -51,7 +50,6 @@ from blgnn_es.model.network import NetworkSpec
 
 MOMENTUM = 0.9  # heavy ball: v ← 0.9 v + g, W ← W − lr v (PyTorch's SGD momentum)
 ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8  # Kingma & Ba's defaults
-COMPACT_BELOW = 0.95  # skip the inputs' zero columns when at most this fraction are used
 EVAL_CHUNK = 256  # examples per forward pass when measuring accuracy (keeps it in cache)
 
 
@@ -216,50 +214,18 @@ def _targets(mlp: Mlp, labels: np.ndarray, n_out: int, dtype) -> np.ndarray:
     return np.where(labels[:, None] == np.arange(n_out), 1.0, low).astype(dtype)
 
 
-@dataclass(frozen=True)
-class _Inputs:
-    """Input examples and which input columns hold a non-zero somewhere: a column of zeros
-    adds nothing to the first layer's products and gets a zero weight gradient, so the
-    products skip it (MNIST 14 × 14: about 50 of 196 columns in a batch of 128 are 0)."""
-
-    x: np.ndarray  # (N, n_0)
-    live: np.ndarray | None = None  # indices of the columns kept; None: all
-    dead: np.ndarray | None = None  # the others
-
-    @classmethod
-    def of(cls, x: np.ndarray) -> _Inputs:
-        used = x.any(axis=0)
-        if used.mean() > COMPACT_BELOW:
-            return cls(x)
-        live = np.flatnonzero(used)
-        return cls(np.ascontiguousarray(x[:, live]), live, np.flatnonzero(~used))
-
-    def first_layer(self, w: np.ndarray) -> np.ndarray:
-        """The rows of the first layer's (n_0 + 1, n_1) weights these inputs meet, bias last."""
-        if self.live is None:
-            return w
-        return np.concatenate([w[self.live], w[-1:]])
-
-
-def _gradients(mlp: Mlp, weights: list[np.ndarray], inputs: _Inputs, labels: np.ndarray,
+def _gradients(mlp: Mlp, weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray,
                feedback: list[np.ndarray] | None, out: list[np.ndarray]) -> None:
     """Backprop of one network's batch mean loss into ``out`` (shaped like ``weights``).
     With ``feedback`` (B_ℓ, (n_{ℓ+1}, n_ℓ) for ℓ ≥ 1) the error goes back through B_ℓ
     instead of W_ℓᵀ (feedback alignment)."""
-    used = [inputs.first_layer(weights[0]), *weights[1:]]
-    pre, post = _forward(mlp, used, inputs.x)
+    pre, post = _forward(mlp, weights, x)
     delta = _output_delta(mlp, pre[-1], labels)
     for layer in range(len(weights) - 1, -1, -1):
-        w, a = used[layer], post[layer]
-        compact = layer == 0 and inputs.live is not None
-        grad = np.empty_like(w) if compact else out[layer]
+        w, a, grad = weights[layer], post[layer], out[layer]
         n = w.shape[0] - 1
         np.matmul(a.T, delta, out=grad[:n])
         grad[n] = delta.sum(axis=0)
-        if compact:
-            out[0][inputs.live] = grad[:n]
-            out[0][inputs.dead] = 0
-            out[0][-1] = grad[n]
         if layer:
             back = w[:n].T if feedback is None else feedback[layer - 1]
             delta = delta @ back
@@ -267,24 +233,21 @@ def _gradients(mlp: Mlp, weights: list[np.ndarray], inputs: _Inputs, labels: np.
 
 
 class _Optimizer:
-    """One update rule for R networks, each with its own learning rate, one network at a
-    time (:meth:`step`) after :meth:`advance` has counted the step."""
+    """One update rule for R networks, each with its own learning rate, one network and
+    step at a time (:meth:`step`)."""
 
     def __init__(self, name: str, nets: _Nets, rates: np.ndarray) -> None:
         if name not in OPTIMIZERS:
             raise ConfigError(f"baseline {name!r}; allowed: {', '.join(OPTIMIZERS)}")
         self.name = "sgd" if name == "fa" else name  # fa: SGD on feedback-aligned signals
         self.rates = rates
-        self.steps = 0
         if self.name != "sgd":
             self.first = nets.zeros_like()
         if name == "adam":
             self.second = nets.zeros_like()
 
-    def advance(self) -> None:
-        self.steps += 1
-
-    def step(self, net: int, weights: list[np.ndarray], grads: list[np.ndarray]) -> None:
+    def step(self, net: int, steps: int, weights: list[np.ndarray],
+             grads: list[np.ndarray]) -> None:
         """Update network ``net``; ``grads`` are used as scratch space (in place: no
         temporaries, which cost page faults at these sizes)."""
         rate = self.rates[net]
@@ -308,10 +271,10 @@ class _Optimizer:
                 s *= ADAM_BETA2
                 s += g
                 np.sqrt(s, out=g)
-                g *= 1 / np.sqrt(1 - ADAM_BETA2**self.steps)
+                g *= 1 / np.sqrt(1 - ADAM_BETA2**steps)
                 g += ADAM_EPS
                 np.divide(m, g, out=g)
-                g *= rate / (1 - ADAM_BETA1**self.steps)
+                g *= rate / (1 - ADAM_BETA1**steps)
                 w -= g
 
     def forget(self, net: int) -> None:
@@ -393,23 +356,18 @@ def train_rates(
     diverged = np.zeros(len(rates), dtype=bool)
     grads = [np.empty_like(w) for w in nets.of(0)]
 
-    def measure(step: int) -> None:
+    def measure(net: int, step: int) -> None:
+        """Network ``net``'s accuracy after ``step`` steps, where a probe asks for it."""
         for out, (x, y, steps, columns) in zip(accuracy, flat_probes, strict=True):
             for column, wanted in enumerate(steps):
-                if wanted != step:
-                    continue
-                if step == 0:  # every network still holds the start
-                    out[:, column] = accuracy_of(mlp, nets.of(0), x, y)
-                    continue
-                for row, net in enumerate(columns):
-                    out[row, column] = 0.0 if diverged[net] else accuracy_of(
-                        mlp, nets.of(net), x, y
-                    )
+                rows = [row for row, listed in enumerate(columns) if listed == net]
+                if wanted == step and rows:
+                    out[rows, column] = accuracy_of(mlp, nets.of(net), x, y)
 
     def first_step(net: int) -> None:
         """The first gradient is the same for every rate (one start, one batch): once."""
         if not shared:
-            _gradients(mlp, nets.of(net), batches[0], labels[0], back, grads)
+            _gradients(mlp, nets.of(net), x_train[0], labels[0], back, grads)
             shared.extend(g.copy() for g in grads)
         else:
             for grad, value in zip(grads, shared, strict=True):
@@ -418,41 +376,42 @@ def train_rates(
     # One BLAS thread, as for the kernel (learner.limit_kernel_blas_threads): on a busy
     # machine spin-waiting BLAS threads made a step of 196-512-10 x 13 rates 15x slower
     # (470 ms against 25 ms), and the result no longer depends on the thread count.
-    # One network at a time: its layers, gradients and optimizer state stay in cache, and
-    # 13 products (128x196)(196x512) ran 3x faster than one (128x196)(196x6656) on all
-    # rates at once (bench/bench_baselines.py).
+    # The networks are independent, so one trains through all its steps before the next
+    # starts: its layers, gradients and optimizer state stay in cache, and 13 products
+    # (128x196)(196x512) ran 3x faster than one (128x196)(196x6656) on all rates at once.
+    # A network that diverges stops there (its accuracy stays 0).
     shared: list[np.ndarray] = []
-    batches = [_Inputs.of(x) for x in x_train]
     with (
         threadpool_limits(limits=BLAS_THREADS, user_api="blas"),
         np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"),
     ):
-        measure(0)
-        for step in range(len(x_train)):
-            rule.advance()
-            for net in np.flatnonzero(~diverged):
-                weights = nets.of(net)
+        for out, (x, y, steps, _) in zip(accuracy, flat_probes, strict=True):
+            for column, wanted in enumerate(steps):
+                if wanted == 0:  # every network still holds the start
+                    out[:, column] = accuracy_of(mlp, nets.of(0), x, y)
+        for net in range(len(rates)):
+            weights = nets.of(net)
+            for step in range(len(x_train)):
                 if step == 0:
                     first_step(net)
                 else:
-                    _gradients(mlp, weights, batches[step], labels[step], back, grads)
-                rule.step(net, weights, grads)
+                    _gradients(mlp, weights, x_train[step], labels[step], back, grads)
+                rule.step(net, step + 1, weights, grads)
                 if not nets.finite(net):
                     diverged[net] = True
                     nets.zero(net)
                     rule.forget(net)
-            measure(step + 1)
+                    break
+                measure(net, step + 1)
     return RatesRun(accuracy, diverged, nets.layers)
 
 
 def accuracy_of(mlp: Mlp, weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray) -> float:
     """Accuracy of one network (layers (n + 1, n'), bias row last) on (x, labels), in
     chunks of EVAL_CHUNK examples."""
-    inputs = _Inputs.of(x)
-    used = [inputs.first_layer(weights[0]), *weights[1:]]
     correct = 0
     for begin in range(0, len(x), EVAL_CHUNK):
-        z = _forward(mlp, used, inputs.x[begin : begin + EVAL_CHUNK])[0][-1]
+        z = _forward(mlp, weights, x[begin : begin + EVAL_CHUNK])[0][-1]
         guess = (z[:, 0] > 0) if z.shape[1] == 1 else z.argmax(axis=1)
         correct += int((guess == labels[begin : begin + EVAL_CHUNK]).sum())
     return correct / max(len(x), 1)
