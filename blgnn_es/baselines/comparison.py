@@ -9,7 +9,10 @@ per task) and BLUR and the baselines train on batches from the rest; a toy task 
 training samples.
 
 Seed r is one draw for every learner, so BLUR and a baseline are compared by a paired test
-over seeds (:func:`standings`, baselines/stats.py).
+over seeds (:func:`standings`, baselines/stats.py). ``cmaes-weights`` (CMA-ES on the
+weights, baselines/weight_search.py) searches from the same initial synapses on the same
+training examples, seeded by ``"evaluate-weight-search"``; its accuracy does not depend on
+the step budget.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from blgnn_es.baselines.gradient import (
     sweep,
 )
 from blgnn_es.baselines.stats import Interval, Paired, mean_intervals, paired_test
-from blgnn_es.config.baselines import BaselineSettings
+from blgnn_es.baselines.weight_search import SEED_PURPOSE, weight_sweep
+from blgnn_es.config.baselines import SEARCHES, BaselineSettings
 from blgnn_es.evaluation import (
     EVALUATE_PREFIX,
     EvaluationRequest,
@@ -135,9 +139,15 @@ def compare_task(
         )
     net = samples[-1].net
     mlp = mlp_for(net, settings.loss, settings.hidden_activation, settings.output_activation)
-    sweeps = {
-        name: sweep(mlp, name, settings.rates, draws, budgets) for name in settings.optimizers
-    }
+    sweeps = {}
+    for name in settings.optimizers:
+        if name in SEARCHES:
+            sweeps[name] = weight_sweep(
+                mlp, draws, [sample.seeds(SEED_PURPOSE) for sample in samples], budgets,
+                evaluations=settings.weights_evaluations, popsize=settings.weights_popsize,
+                sigma0=settings.weights_sigma0)
+        else:
+            sweeps[name] = sweep(mlp, name, settings.rates, draws, budgets)
     return TaskComparison(str(blur.task), net.layer_sizes, budgets, blur, sweeps,
                           validation_examples)
 

@@ -68,17 +68,26 @@ from blgnn_es.tasks import derive_seed
 @click.option("--force", is_flag=True, help="Replace an earlier evaluation in the --out folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--baselines", help="Baselines beside BLUR, e.g. "
-              "sgd,momentum,adam,fa (fa: feedback alignment; see docs/baselines.md).")
+              "sgd,momentum,adam,fa (fa: feedback alignment) or cmaes-weights (CMA-ES on the "
+              "weights); see docs/baselines.md.")
 @click.option("--loss", type=click.Choice(["ce", "mse"]), default="ce", show_default=True,
               help="Baselines' loss: softmax cross-entropy or mean squared error.")
 @click.option("--rates", type=Rates(), default="1e-4:1:13", show_default=True,
               help="Baselines' learning rates: LOW:HIGH:COUNT (log-spaced) or a list.")
 @click.option("--baseline-activation", help="Baselines' hidden activation (default: the "
               "genome network's state-0 hidden activation).")
+@click.option("--weights-evaluations", type=int, help="cmaes-weights: candidate networks "
+              "per seed, a multiple of --weights-popsize (default 44800 = 64 x 700, the R3 "
+              "meta-training budget).")
+@click.option("--weights-popsize", type=int, help="cmaes-weights: CMA-ES population (default "
+              "64).")
+@click.option("--weights-sigma0", type=float, help="cmaes-weights: initial step size "
+              "(default 0.3).")
 @friendly_errors
 def evaluate(genome_paths, generation, kind, tasks, layers, steps, batch, eval_batches, seeds,
              seed, at_steps, data_dir, out_dir, force, as_json, baselines, loss, rates,
-             baseline_activation) -> None:
+             baseline_activation, weights_evaluations, weights_popsize,
+             weights_sigma0) -> None:
     """Train fresh networks with a genome and report their accuracy and learning curves.
 
     Several genomes are trained on the same draws (the first one's tasks and unroll) and
@@ -97,9 +106,12 @@ def evaluate(genome_paths, generation, kind, tasks, layers, steps, batch, eval_b
                    data_dir=data_dir)
     settings = None
     if baselines:
+        search = {key: value for key, value in (
+            ("weights_evaluations", weights_evaluations), ("weights_popsize", weights_popsize),
+            ("weights_sigma0", weights_sigma0)) if value is not None}
         settings = BaselineSettings(
             optimizers=tuple(name.strip() for name in baselines.split(",") if name.strip()),
-            rates=rates, loss=loss, hidden_activation=baseline_activation)
+            rates=rates, loss=loss, hidden_activation=baseline_activation, **search)
     build = _builder(generation, kind)
     if len(genome_paths) > 1:
         _several(genome_paths, build, options, settings, out_dir, force, as_json)

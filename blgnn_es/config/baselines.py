@@ -14,13 +14,17 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from blgnn_es.config.schema import EVAL_BATCHES_EXTRA, EvalBatches, Finite, StrictInt, first_problem
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "fa")
 """Baselines: three gradient-descent optimizers and feedback alignment (SGD on errors sent
 back through fixed random matrices; docs/baselines.md)."""
+SEARCHES = ("cmaes-weights",)
+"""Baselines without a learning rule: CMA-ES on the network's weights
+(baselines/weight_search.py)."""
+BASELINES = OPTIMIZERS + SEARCHES
 LOSSES = ("ce", "mse")
 ACTIVATIONS = ("identity", "tanh", "relu", "relu_tanh", "sigmoid")
 """Activations a one-state baseline network can use (BLUR's dsigmoid has no counterpart)."""
@@ -75,10 +79,12 @@ class BaselineOptions(BaseModel):
 
     model_config = _FROZEN
 
-    optimizers: tuple[Literal[OPTIMIZERS], ...] = Field(
+    optimizers: tuple[Literal[BASELINES], ...] = Field(
         OPTIMIZERS, min_length=1, description="baselines beside BLUR: gradient descent (sgd, "
-        "momentum, adam) and feedback alignment (fa)",
-        json_schema_extra={"allowed": "a non-empty list of " + ", ".join(OPTIMIZERS)})
+        "momentum, adam), feedback alignment (fa) and CMA-ES on the weights (cmaes-weights, "
+        "not in the default: its cost is weights_evaluations forward passes per seed)",
+        json_schema_extra={"allowed": "a non-empty list of " + ", ".join(BASELINES),
+                           "default": "`[" + ", ".join(f'"{n}"' for n in OPTIMIZERS) + "]`"})
     rates: Rates = Field(
         default_factory=default_rates, description="learning rates swept (each step budget "
         "picks its best on validation data)",
@@ -93,6 +99,22 @@ class BaselineOptions(BaseModel):
     validation_fraction: Finite = Field(
         0.1, gt=0.0, lt=1.0, description="share of a stored dataset's training split held out "
         "to choose learning rates")
+    weights_evaluations: StrictInt = Field(
+        44800, ge=2, le=10_000_000, description="cmaes-weights: candidate networks CMA-ES "
+        "evaluates per seed, a multiple of weights_popsize (default 64 x 700: the R3 toy "
+        "genomes' meta-training, population 64 for 553-810 generations)")
+    weights_popsize: StrictInt = Field(64, ge=2, le=100_000, description="cmaes-weights: "
+                                       "CMA-ES population size")
+    weights_sigma0: Finite = Field(0.3, gt=0.0, le=100.0, description="cmaes-weights: initial "
+                                   "step size around BLUR's initial synapses")
+
+    @model_validator(mode="after")
+    def _whole_generations(self) -> BaselineOptions:
+        if self.weights_evaluations % self.weights_popsize:
+            raise ValueError(
+                f"weights_evaluations = {self.weights_evaluations} must be a multiple of "
+                f"weights_popsize = {self.weights_popsize} (whole generations)")
+        return self
 
 
 class BaselineSettings(_ConfigErrors, BaselineOptions):
