@@ -271,10 +271,10 @@ def _run(genome, net: NetworkSpec, args: kernel.UnrollArgs
     genome = _check_genome(genome, net)
     steps = args.x_train.shape[0]
     curve = np.full(max(steps, 1), np.nan, dtype=np.float64)
-    result = np.zeros(1, dtype=kernel.RESULT)[0]  # a view: the kernel writes through it
+    results = np.zeros(1, dtype=kernel.RESULT)
     limit_kernel_blas_threads()
-    kernel.run_unroll(args, genome.astype(net.numpy_dtype), curve, result)
-    return result, (curve[:steps] if args.options.record_curve else None)
+    kernel.run_unroll(args, genome.astype(net.numpy_dtype), curve, results)
+    return results[0], (curve[:steps] if args.options.record_curve else None)
 
 
 def _metrics(result: np.void) -> tuple[float, float, float, bool, int]:
@@ -386,7 +386,8 @@ def run_population(genomes, net: NetworkSpec, x_train, y_train, x_eval, y_eval, 
     results = np.zeros(len(checked), dtype=kernel.RESULT)
     genomes = np.ascontiguousarray(checked, dtype=net.numpy_dtype)
     limit_kernel_blas_threads()
-    kernel.run_population(args, genomes, results)
+    curves = np.empty((1, max(args.x_train.shape[0], 1)), dtype=np.float64)  # not recorded
+    kernel.run_population(args, genomes, curves, results, False)
     return PopulationResult(
         results["accuracy"].copy(),
         results["l2"].copy(),

@@ -164,7 +164,7 @@ from blgnn_es.model.network import NetworkSpec
 
 assert "threadpoolctl" not in sys.modules, "threadpoolctl imported by the learner"
 assert "scipy.linalg.cython_blas" not in sys.modules, "BLAS loaded by the learner"
-assert not kernel.run_unroll.signatures and not kernel.run_population.signatures
+assert not kernel.run_population.signatures
 
 import scipy.linalg.cython_blas
 from threadpoolctl import ThreadpoolController
