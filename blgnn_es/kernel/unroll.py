@@ -526,7 +526,19 @@ def _all_finite(buf):
 
 
 @njit(cache=True, error_model="numpy")
-def _evaluate(args, ws, nu, eta, g, h, result):
+def _evaluate_scratch(sizes, k, x_eval):
+    """_evaluate's activations and mixes for x_eval's batch size: allocated once per kernel
+    call, not per evaluation (inputs' states >= 1 are 0 and stay 0)."""
+    n_layers = sizes.shape[0] - 1
+    batch = x_eval.shape[2]
+    dtype = x_eval.dtype
+    acts = [np.zeros((k, sizes[layer], batch), dtype=dtype) for layer in range(n_layers + 1)]
+    mixes = [np.empty((sizes[layer] + 1, batch), dtype=dtype) for layer in range(n_layers)]
+    return acts, mixes
+
+
+@njit(cache=True, error_model="numpy")
+def _evaluate(args, ws, nu, eta, g, h, result, scratch):
     """SPEC §6.3–6.4: forward-only passes over the eval batches; accuracy, L2, CE into result.
 
     L2 is the mean over examples of ½ Σ_j (ŷ_j − t_j)² with ±1 targets; CE the softmax
@@ -536,9 +548,7 @@ def _evaluate(args, ws, nu, eta, g, h, result):
     n_layers = sizes.shape[0] - 1
     k = nu.shape[0]
     n_batches, _, batch = x_eval.shape
-    dtype = x_eval.dtype
-    acts = [np.zeros((k, sizes[layer], batch), dtype=dtype) for layer in range(n_layers + 1)]
-    mixes = [np.empty((sizes[layer] + 1, batch), dtype=dtype) for layer in range(n_layers)]
+    acts, mixes = scratch
     n_out = sizes[n_layers]
     correct = 0.0
     l2 = 0.0
@@ -593,7 +603,26 @@ def _evaluate(args, ws, nu, eta, g, h, result):
 
 
 @njit(cache=True, error_model="numpy")
-def _unroll(args, genome, w_buf, v_buf, curve, result):
+def _scratch(sizes, k, x_train):
+    """An unroll's work arrays, allocated once per kernel call and reused by every genome:
+    every step overwrites what it reads, except the input's states >= 1 (0, never written)."""
+    n_layers = sizes.shape[0] - 1
+    batch = x_train.shape[2]
+    dtype = x_train.dtype
+    acts = [np.zeros((k, sizes[layer], batch), dtype=dtype) for layer in range(n_layers + 1)]
+    pre_mix = [np.empty((sizes[layer] + 1, batch), dtype=dtype) for layer in range(n_layers)]
+    post_mix = [np.empty((sizes[layer + 1], batch), dtype=dtype) for layer in range(n_layers)]
+    back_in = [np.empty((sizes[layer] + 1, batch), dtype=dtype) for layer in range(n_layers)]
+    pre_post = [np.empty((sizes[layer], batch), dtype=dtype) for layer in range(n_layers)]
+    post_pre = [np.empty((sizes[layer + 1], batch), dtype=dtype) for layer in range(n_layers)]
+    dws = [np.empty((sizes[layer] + 1, sizes[layer + 1]), dtype=dtype) for layer in range(n_layers)]
+    dvs = [np.empty((sizes[layer + 1], sizes[layer]), dtype=dtype) for layer in range(n_layers)]
+    sq = np.empty(sizes.max() + 1, dtype=dtype)
+    return acts, pre_mix, post_mix, back_in, pre_post, post_pre, dws, dvs, sq
+
+
+@njit(cache=True, error_model="numpy")
+def _unroll(args, genome, w_buf, v_buf, curve, result, scratch, eval_scratch):
     """One unroll from the synapses in ``w_buf`` / ``v_buf``, updated in place."""
     options, slots, sizes = args.options, args.slots, args.sizes
     act_fwd, act_bwd, x_train, t_train = args.act_fwd, args.act_bwd, args.x_train, args.t_train
@@ -630,16 +659,7 @@ def _unroll(args, genome, w_buf, v_buf, curve, result):
             for layer in range(n_layers)
         ]
 
-    # scratch space, allocated once per unroll
-    acts = [np.zeros((k, sizes[layer], batch), dtype=dtype) for layer in range(n_layers + 1)]
-    pre_mix = [np.empty((sizes[layer] + 1, batch), dtype=dtype) for layer in range(n_layers)]
-    post_mix = [np.empty((sizes[layer + 1], batch), dtype=dtype) for layer in range(n_layers)]
-    back_in = [np.empty((sizes[layer] + 1, batch), dtype=dtype) for layer in range(n_layers)]
-    pre_post = [np.empty((sizes[layer], batch), dtype=dtype) for layer in range(n_layers)]
-    post_pre = [np.empty((sizes[layer + 1], batch), dtype=dtype) for layer in range(n_layers)]
-    dws = [np.empty((sizes[layer] + 1, sizes[layer + 1]), dtype=dtype) for layer in range(n_layers)]
-    dvs = [np.empty((sizes[layer + 1], sizes[layer]), dtype=dtype) for layer in range(n_layers)]
-    sq = np.empty(sizes.max() + 1, dtype=dtype)
+    acts, pre_mix, post_mix, back_in, pre_post, post_pre, dws, dvs, sq = scratch
 
     diverged = False
     done = 0
@@ -721,14 +741,14 @@ def _unroll(args, genome, w_buf, v_buf, curve, result):
             diverged = True
             break
         if options.record_curve:
-            _evaluate(args, ws, nu, eta, g, h, result)
+            _evaluate(args, ws, nu, eta, g, h, result, eval_scratch)
             curve[step] = result.accuracy
 
     result.accuracy = np.nan
     result.l2 = np.nan
     result.ce = np.nan
     if not diverged and args.x_eval.shape[0] > 0:
-        _evaluate(args, ws, nu, eta, g, h, result)
+        _evaluate(args, ws, nu, eta, g, h, result, eval_scratch)
         if not np.isfinite(result.l2):
             diverged = True
             result.accuracy = np.nan
@@ -758,8 +778,12 @@ def run_population(args, genomes, curves, results, in_place):
 
     One call per population and task draw: the Python-side cost is paid once, not P times.
     """
+    k = args.act_fwd.shape[1]
+    scratch = _scratch(args.sizes, k, args.x_train)
+    eval_scratch = _evaluate_scratch(args.sizes, k, args.x_eval)
     if in_place:
-        _unroll(args, genomes[0], args.w_buf, args.v_buf, curves[0], results[0])
+        _unroll(args, genomes[0], args.w_buf, args.v_buf, curves[0], results[0], scratch,
+                eval_scratch)
         return
     w_buf = np.empty_like(args.w_buf)
     v_buf = np.empty_like(args.v_buf)
@@ -767,4 +791,5 @@ def run_population(args, genomes, curves, results, in_place):
     for p in range(genomes.shape[0]):
         _copy(w_buf, args.w_buf)
         _copy(v_buf, args.v_buf)
-        _unroll(args, genomes[p], w_buf, v_buf, curves[min(p, last)], results[p])
+        _unroll(args, genomes[p], w_buf, v_buf, curves[min(p, last)], results[p], scratch,
+                eval_scratch)
