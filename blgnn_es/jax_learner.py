@@ -558,3 +558,98 @@ def unroll_sample(genome, sample, record_curve: bool = False) -> UnrollResult:
     data = sample.data
     return run_unroll(genome, sample.net, data.x_train, data.y_train, data.x_eval, data.y_eval,
                       seed=sample.synapse_seed, record_curve=record_curve)
+
+
+# ---- gradient meta-training (es/gradient.py): the meta-loss and its gradient --------------
+
+class MetaGradient(NamedTuple):
+    """The meta-loss of one genome on a meta-batch of samples and its gradient.
+
+    ``loss`` is the mean over the samples of their meta-loss (L2 or CE of state 0 on the
+    held-out batches after the unroll); ``gradient`` (G,) its derivative by every genome
+    entry. Per sample: ``losses``, ``accuracy``, ``l2``, ``ce`` (NaN where it diverged).
+    """
+
+    loss: float
+    gradient: np.ndarray
+    losses: np.ndarray
+    accuracy: np.ndarray
+    l2: np.ndarray
+    ce: np.ndarray
+
+
+def _meta_loss(cfg: _Config, kind: str, truncation: int | None, genome, ws, vs, x_train,
+               t_train, x_eval, y_eval):
+    """One sample's meta-loss: T learning steps from the initial synapses, then the loss on
+    the held-out batches. With ``truncation`` the synapses are constants before the last
+    ``truncation`` steps (truncated backpropagation through the unroll)."""
+    gen = _slots(cfg, genome)
+
+    def step(carry, batch):
+        return _learning_step(cfg, gen, *carry, *batch), None
+
+    cut = max(x_train.shape[0] - truncation, 0) if truncation else 0
+    carry = (list(ws), list(vs))
+    if cut:
+        carry, _ = lax.scan(step, carry, (x_train[:cut], t_train[:cut]))
+        carry = jax.tree.map(lax.stop_gradient, carry)
+    carry, _ = lax.scan(step, carry, (x_train[cut:], t_train[cut:]))
+    acc, l2, ce = _evaluate(cfg, gen, carry[0], x_eval, y_eval)
+    return (l2 if kind == "l2" else ce), (acc, l2, ce)
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled_meta(cfg: _Config, kind: str, truncation: int | None, sequential: bool):
+    """The jitted meta-loss and gradient over a stacked meta-batch: samples vmapped, or one
+    after another (lax.map) for big networks on a CPU (see CPU_SEQUENTIAL_ABOVE)."""
+
+    def mean_loss(genome, samples):
+        one = functools.partial(_meta_loss, cfg, kind, truncation, genome)
+        if sequential:
+            losses, aux = lax.map(lambda sample: one(*sample), samples)
+        else:
+            losses, aux = jax.vmap(one)(*samples)
+        return losses.mean(), (losses, aux)
+
+    return jax.jit(jax.value_and_grad(mean_loss, has_aux=True))
+
+
+def to_numpy(tree):
+    """A pytree of JAX arrays (an optax state) with NumPy leaves: picklable, and read back
+    without JAX's device state (the gradient run's checkpoint)."""
+    require_jax()
+    return jax.tree.map(np.asarray, jax.device_get(tree))
+
+
+def meta_gradient(genome, samples, *, loss: str = "ce", truncation: int | None = None
+                  ) -> MetaGradient:
+    """The meta-loss of ``genome`` over fitness samples (``evaluation.Sample``: network,
+    batches and synapse seed; all of one network) and its gradient, in one jitted call.
+
+    The forward computation is :func:`run_unroll`'s (SPEC §3–6); the loss is summed in
+    float64, the gradient comes back in the network's dtype as float64 numbers.
+    """
+    require_jax()
+    if loss not in ("l2", "ce"):
+        raise ConfigError(f"meta-loss must be l2 or ce, got {loss!r}")
+    if not samples:
+        raise NetworkError("meta_gradient needs at least one sample")
+    net = samples[0].net
+    if any(sample.net != net for sample in samples):
+        raise NetworkError("a meta-batch must share one network: "
+                           + ", ".join(sorted({s.task_name for s in samples})))
+    stacked = []
+    for sample in samples:
+        data = sample.data
+        forward, backward = _initial(net, None, sample.synapse_seed)
+        ws, vs, arrays = _prepare(net, forward, backward, data.x_train, data.y_train,
+                                  data.x_eval, data.y_eval)
+        stacked.append((ws, vs, *arrays))
+    batch = jax.tree.map(lambda *leaves: jnp.stack(leaves), *stacked)
+    cfg = _config(net, record_curve=False, update_unread=False)
+    sequential = _chunk(net, None) == 1
+    step = _compiled_meta(cfg, loss, truncation, sequential)
+    (value, (losses, (acc, l2, ce))), grad = step(_genome_operand(genome, net), batch)
+    value, grad, losses, acc, l2, ce = jax.device_get((value, grad, losses, acc, l2, ce))
+    as64 = functools.partial(np.asarray, dtype=np.float64)
+    return MetaGradient(float(value), as64(grad), as64(losses), as64(acc), as64(l2), as64(ce))

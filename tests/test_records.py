@@ -156,7 +156,12 @@ def test_legacy_checkpoint_resumes_like_the_previous_release(tmp_path):
     assert resumed.exit_code == 0, resumed.output
     lines = [json.loads(t) for t in (run / "metrics.jsonl").read_text().splitlines()]
     expected = json.loads((FIXTURES / "legacy-v1-generation4.jsonl").read_text())
-    assert len(lines) == 4 and strip_timings(lines[3]) == strip_timings(expected)
+    # pycma's step size is the one number of the line that depends on the versions of
+    # numpy and pycma in the last bits (cma 4.5 / numpy 2.4 differ from the release that
+    # wrote the fixture at 1e-15); the fitnesses, counts and accuracies must match exactly.
+    got, want = strip_timings(lines[3]), strip_timings(expected)
+    assert got.pop("sigma") == pytest.approx(want.pop("sigma"), rel=1e-12)
+    assert len(lines) == 4 and got == want
     assert RunDir(run).read_checkpoint().state.generation == 4  # now format 2
 
 

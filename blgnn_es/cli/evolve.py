@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from blgnn_es.cli.errors import CommandError, error_message, friendly_errors
 from blgnn_es.config.settings import BACKENDS, Config
 from blgnn_es.errors import BlgnnError, ConfigError
-from blgnn_es.es import session, sweep
+from blgnn_es.es import gradient, session, sweep
 from blgnn_es.es.driver import PREEMPTED, progress_line
 from blgnn_es.es.driver import evolve as run_evolution
 from blgnn_es.es.preemption import PREEMPTED_EXIT_CODE, Preempted, Preemption
@@ -78,7 +78,8 @@ def _named_overrides(name, seed, workers, max_generations, out_dir, backend=None
 def evolve(config_path, resume, overrides, name, seed, workers, max_generations, out_dir,
            data_dir, force, check_only, backend, scheduler, cluster, seed_from_env,
            seeds_text, seeds_at_once, tensorboard_dir) -> None:
-    """Meta-learn a genome with CMA-ES; writes the run directory <out_dir>/<name>/.
+    """Meta-learn a genome with CMA-ES (or by gradient descent: meta.method = "gradient");
+    writes the run directory <out_dir>/<name>/.
 
     \b
     Examples:
@@ -183,6 +184,10 @@ def _sweep(config_path, overrides: list[str], seeds_text: str, at_once: int | No
 
 def _run(config: Config, run: RunDir, opened: session.OpenedRun) -> RunState:
     """Start the workers and evolve; signals and Ctrl-C exit with their codes."""
+    meta_train = run_evolution
+    if config.meta.method == "gradient":
+        gradient.require_gradient()
+        meta_train = gradient.train
     progress = GenerationProgress(config, sys.stdout.isatty())
     backend = make_backend(config.parallel, log=lambda line: (run.log(line), progress.note(line)))
     click.echo(f"run directory: {run.path}  ({config.parallel.backend}, "
@@ -190,7 +195,7 @@ def _run(config: Config, run: RunDir, opened: session.OpenedRun) -> RunState:
     progress.start()
     try:
         with Preemption() as preemption:
-            state = run_evolution(config, run, backend, resume=opened.resuming,
+            state = meta_train(config, run, backend, resume=opened.resuming,
                                   on_generation=progress.update, preempted=preemption,
                                   warn=lambda line: click.echo(line, err=True),
                                   note=progress.note)
@@ -223,13 +228,15 @@ class GenerationProgress:
 
     def __init__(self, config: Config, tty: bool) -> None:
         self.config = config
+        self.gradient = config.meta.method == "gradient"
         self.bar: Progress | None = None
         if tty:
-            self.bar = Progress(TextColumn("gen {task.completed}/{task.total}"), BarColumn(20),
-                                TextColumn("{task.fields[stats]}"), TimeRemainingColumn(),
-                                console=Console(), transient=False)
-            self.task = self.bar.add_task("evolve", total=config.cmaes.max_generations,
-                                          start=False, stats="")
+            word, total = (("step", config.gradient.max_steps) if self.gradient else
+                           ("gen", config.cmaes.max_generations))
+            self.bar = Progress(TextColumn(word + " {task.completed}/{task.total}"),
+                                BarColumn(20), TextColumn("{task.fields[stats]}"),
+                                TimeRemainingColumn(), console=Console(), transient=False)
+            self.task = self.bar.add_task("evolve", total=total, start=False, stats="")
 
     def start(self) -> None:
         if self.bar is not None:
@@ -237,14 +244,20 @@ class GenerationProgress:
 
     def update(self, record: MetricsLine, state: RunState) -> None:
         if self.bar is None:
-            click.echo(progress_line(record, self.config))
+            line = (gradient.progress_line if self.gradient else progress_line)
+            click.echo(line(record, self.config))
             return
         if not self.bar.tasks[0].started:  # a resumed run: the bar starts where it is
             self.bar.reset(self.task, completed=state.generation - 1)
             self.bar.start_task(self.task)
-        stats = (f"evals {state.evaluations}  gen best {record.best:.4f}  "
-                 f"best so far {record.best_so_far:.4f}  median {record.median:.4f}  "
-                 f"sigma {record.sigma:.3g}")
+        if self.gradient:
+            loss = "nan" if record.loss is None else f"{record.loss:.4f}"
+            stats = (f"unrolls {record.unrolls}  loss {loss}  fitness {record.best:.4f}  "
+                     f"best so far {record.best_so_far:.4f}  skipped {record.skipped}")
+        else:
+            stats = (f"evals {state.evaluations}  gen best {record.best:.4f}  "
+                     f"best so far {record.best_so_far:.4f}  median {record.median:.4f}  "
+                     f"sigma {record.sigma:.3g}")
         self.bar.update(self.task, completed=state.generation, stats=stats)
 
     def note(self, line: str) -> None:

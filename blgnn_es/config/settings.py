@@ -58,6 +58,8 @@ METRICS = ("accuracy", "l2", "ce")
 AVERAGES = ("mean", "median", "worst")
 RESTARTS = ("none", "ipop", "bipop")
 BACKENDS = ("loky", "serial", "dask", "jax")
+META_METHODS = ("cmaes", "gradient")
+META_LOSSES = ("l2", "ce")
 CLUSTERS = ("local", "slurm")
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
@@ -272,6 +274,43 @@ class CmaesSettings(BaseModel):
     incpopsize: Finite = Field(2.0, ge=1.0, description="population factor per large restart")
 
 
+class MetaSettings(BaseModel):
+    """[meta]: which meta-optimizer trains the genome."""
+
+    model_config = _FROZEN
+
+    method: Literal[META_METHODS] = Field(
+        "cmaes", description="cmaes (pycma, [cmaes]) or gradient (optax Adam on the genome "
+        "through the unrolled network, [gradient]; needs the jax extra)")
+
+
+class GradientSettings(BaseModel):
+    """[gradient]: gradient meta-training (meta.method = "gradient"). Each step draws a
+    meta-batch of fitness samples, unrolls the network in JAX and takes one Adam step on
+    the evolved genome entries along the gradient of the meta-loss."""
+
+    model_config = _FROZEN
+
+    learning_rate: Finite = Field(1e-3, gt=0.0, description="Adam's step size")
+    clip: Finite | None = Field(1.0, gt=0.0, description="clip the meta-gradient to this "
+                                "global norm before Adam (absent: no clipping)")
+    meta_batch: StrictInt = Field(8, ge=1, le=MAX_REPLICAS, description="fitness samples "
+                                  "per train task and step, drawn afresh every step")
+    loss: Literal[META_LOSSES] = Field("ce", description="meta-loss of state 0 on the "
+                                       "held-out batches after the unroll: l2 or ce "
+                                       "(accuracy is reported beside it)")
+    truncation: StrictInt | None = Field(None, ge=1, description="backpropagate through the "
+                                         "last N learning steps only (absent: the whole "
+                                         "unroll)")
+    max_steps: StrictInt = Field(400, ge=1, description="stop after this many Adam steps")
+    time_budget: Duration | None = Field(None, description='stop after this much wall time: '
+                                         'seconds, or "90s", "30m", "2h"',
+                                         json_schema_extra={
+                                             "allowed": 'seconds > 0, or a string such as '
+                                                        '"90s", "30m", "2h"',
+                                             "type": "number or string"})
+
+
 class ParallelSettings(BaseModel):
     """[parallel]: where fitness samples are computed."""
 
@@ -368,6 +407,8 @@ class Config(BaseModel):
     unroll: UnrollSettings = Field(default_factory=UnrollSettings)
     fitness: FitnessSettings = Field(default_factory=FitnessSettings)
     cmaes: CmaesSettings = Field(default_factory=CmaesSettings)
+    meta: MetaSettings = Field(default_factory=MetaSettings)
+    gradient: GradientSettings = Field(default_factory=GradientSettings)
     parallel: ParallelSettings = Field(default_factory=ParallelSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
     _source: str = PrivateAttr("<config>")

@@ -218,7 +218,7 @@ def plan_restart(config: Config, state: RunState, base_popsize: int) -> str:
 
 # ---- the loop --------------------------------------------------------------------------
 
-def _save_genomes(run: RunDir, config: Config, state: RunState,
+def save_genomes(run: RunDir, config: Config, state: RunState,
                   inputs: dict[str, str] | None = None) -> None:
     """best_genome.npy and mean_genome.npy; ``generation`` in their provenance is the
     0-based generation of the last one done (as metrics.jsonl counts)."""
@@ -231,7 +231,7 @@ def _save_genomes(run: RunDir, config: Config, state: RunState,
                 provenance=Provenance(**common, kind="distribution mean"))
 
 
-def _save_final(run: RunDir, config: Config, backend: Backend, plans: Plans, state: RunState,
+def save_final(run: RunDir, config: Config, backend: Backend, plans: Plans, state: RunState,
                 inputs: dict[str, str] | None = None) -> FinalChoice:
     """Score the chosen candidate on the test draws; write final_genome.npy and final.json."""
     genome = final.final_genome(state)
@@ -282,6 +282,21 @@ def start(config: Config, run: RunDir, backend: Backend, plans: Plans):
     return new_strategy(config, state), state, base_popsize
 
 
+def resume_checkpoint(config: Config, run: RunDir,
+                      warn: Callable[[str], None] | None = None) -> Checkpoint | None:
+    """The checkpoint a resumed run continues from (None: it never reached one), after
+    checking that ``config`` is the run's own and the run directory is whole."""
+    check_unedited(run)
+    check_same_run(config, run)
+    point = run.resume_point()
+    if point.checkpoint is not None:
+        run.check_metrics(point.checkpoint.state.generation)
+    if point.fallback:
+        run.log(f"warning: {point.fallback}")
+        (warn or _stderr)(f"warning: {point.fallback}")
+    return point.checkpoint
+
+
 def evolve(config: Config, run: RunDir, backend: Backend, *, resume: bool = False,
            data_dir: str | None = None,
            on_generation: Callable[[MetricsLine, RunState], None] | None = None,
@@ -300,17 +315,7 @@ def evolve(config: Config, run: RunDir, backend: Backend, *, resume: bool = Fals
     checkpoint written. ``note`` gets progress lines that are not generations (the kernel
     being compiled on a first run); default: none.
     """
-    checkpoint = None
-    if resume:
-        check_unedited(run)
-        check_same_run(config, run)
-        point = run.resume_point()
-        checkpoint = point.checkpoint
-        if checkpoint is not None:
-            run.check_metrics(checkpoint.state.generation)
-        if point.fallback:
-            run.log(f"warning: {point.fallback}")
-            (warn or _stderr)(f"warning: {point.fallback}")
+    checkpoint = resume_checkpoint(config, run, warn) if resume else None
     info = run.read_info()
     inputs = info.inputs if info is not None else None
     if config.report.tensorboard is not None:
@@ -343,9 +348,9 @@ def evolve(config: Config, run: RunDir, backend: Backend, *, resume: bool = Fals
         if board is not None:
             board.close()
     if state.best_genome is not None:
-        _save_genomes(run, config, state, inputs)
+        save_genomes(run, config, state, inputs)
     if state.stop_reason != PREEMPTED and state.mean_genome is not None:
-        _save_final(run, config, backend, plans, state, inputs)
+        save_final(run, config, backend, plans, state, inputs)
     _checkpoint(run, es, state, base_popsize)
     run.write_result(run_result(state))
     run.log(f"stopped: {state.stop_reason} after {state.generation} generations, "
@@ -439,7 +444,7 @@ def _generation(config: Config, run: RunDir, backend: Backend, plans: Plans, es,
         validation=validation, event=event,
         seconds=round(seconds, 4), elapsed=round(state.elapsed, 3))
 
-    _save_genomes(run, config, state, inputs)
+    save_genomes(run, config, state, inputs)
     run.append_metrics(record)
     if history is not None:
         history.append(generation, mean, genomes[best], fitnesses[best], sigma)

@@ -52,10 +52,17 @@ class InitialScores(Record):
 
 
 class MetricsLine(Record):
-    """One generation of metrics.jsonl; keys in this order (the order of the file)."""
+    """One generation of metrics.jsonl; keys in this order (the order of the file).
+
+    A gradient meta-training run (es/gradient.py) writes one line per Adam step: one genome
+    per step (``popsize`` 1, so best = median = worst: its fitness on the step's draws),
+    no ``sigma``, and ``loss`` (the meta-loss, null when it was not finite), ``grad_norm``
+    (before clipping), ``skipped`` (non-finite steps so far) and ``unrolls`` (so far).
+    """
 
     VERSION_IN_FILE: ClassVar[bool] = False  # version 1 lines carry no key (see module doc)
-    OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ("initial", "validation", "event")
+    OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ("initial", "validation", "event", "sigma",
+                                               "loss", "grad_norm", "skipped", "unrolls")
 
     generation: int
     restart: int
@@ -66,12 +73,16 @@ class MetricsLine(Record):
     worst: float
     best_so_far: float
     accuracy_median: float | None
-    sigma: float
+    sigma: float | None = None  # CMA-ES only
     diverged: int
     diverged_genomes: int
     initial: InitialScores | None = None  # generation 0 only
     validation: Validation | None = None  # every report.validate_every and the last
     event: str | None = None  # a pycma stop or a restart
+    loss: float | None = None  # gradient meta-training only, from here to unrolls
+    grad_norm: float | None = None
+    skipped: int | None = None
+    unrolls: int | None = None
     seconds: float
     elapsed: float
 
@@ -180,6 +191,7 @@ class RunState(Record):
     pool: list[np.ndarray] = []
     pool_fitness: list[float] = []
     pool_generations: list[int] = []
+    skipped: int = 0  # gradient meta-training: steps skipped for a non-finite loss or gradient
 
     @classmethod
     def upgrade(cls, data: dict[str, Any], version: int) -> dict[str, Any]:

@@ -18,7 +18,8 @@ from blgnn_es.es.rundir import RunDir, config_sha256
 # Keys that may change when a run is resumed: limits, where the work runs (parallel.*) and
 # where a copy of the metrics goes.
 RESUMABLE_KEYS = ("cmaes.max_generations", "cmaes.max_evaluations", "cmaes.time_budget",
-                  "cmaes.target_fitness", "tasks.data_dir", "report.tensorboard", "parallel.*")
+                  "cmaes.target_fitness", "gradient.max_steps", "gradient.time_budget",
+                  "tasks.data_dir", "report.tensorboard", "parallel.*")
 # They name the run directory, which is already chosen when a run is resumed.
 RUN_PATH_KEYS = ("run.out_dir", "run.name")
 

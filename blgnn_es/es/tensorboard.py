@@ -58,8 +58,10 @@ class TensorBoardWriter:
                    "fitness/worst": record.worst, "fitness/best_so_far": record.best_so_far,
                    "cmaes/sigma": record.sigma, "cmaes/popsize": record.popsize,
                    "cmaes/evaluations": record.evaluations, "diverged": record.diverged}
-        if record.accuracy_median is not None:
-            scalars["accuracy/median"] = record.accuracy_median
+        scalars.update({"accuracy/median": record.accuracy_median,
+                        "gradient/loss": record.loss, "gradient/grad_norm": record.grad_norm,
+                        "gradient/skipped": record.skipped, "gradient/unrolls": record.unrolls})
+        scalars = {tag: value for tag, value in scalars.items() if value is not None}
         validation = record.validation
         if validation is not None:
             if validation.accuracy is not None:

@@ -91,13 +91,25 @@ def plot_fitness(metrics: list[MetricsLine], path: Path, name: str = "run") -> P
     top.set_ylabel("fitness (lower is better)")
     top.legend(fontsize=8)
     top.grid(alpha=0.3)
-    bottom.semilogy(gens, [r.sigma for r in metrics], color="tab:purple")
-    bottom.set_ylabel("sigma")
-    bottom.set_xlabel("generation")
+    gradient = metrics[0].sigma is None  # a gradient meta-training run: loss below
+    if gradient:
+        bottom.plot(gens, [math.nan if r.loss is None else r.loss for r in metrics],
+                    color="tab:purple", label="meta-loss")
+        bottom.set_ylabel("meta-loss")
+        norm = bottom.twinx()
+        norm.semilogy(gens, [math.nan if r.grad_norm is None else r.grad_norm
+                             for r in metrics], color="tab:orange", lw=0.7)
+        norm.set_ylabel("gradient norm", color="tab:orange", fontsize=8)
+        bottom.set_xlabel("Adam step")
+        title = "fitness of each step's genome (lower is better), meta-loss below"
+    else:
+        bottom.semilogy(gens, [r.sigma for r in metrics], color="tab:purple")
+        bottom.set_ylabel("sigma")
+        bottom.set_xlabel("generation")
+        title = "fitness of each generation's samples (lower is better), sigma below"
     bottom.grid(alpha=0.3)
     integer_ticks(bottom)
-    top.set_title(f"{name}: fitness of each generation's samples (lower is better), sigma "
-                  "below", fontsize=9)
+    top.set_title(f"{name}: {title}", fontsize=9)
     return save_figure(fig, path)
 
 
@@ -203,7 +215,8 @@ def summary_markdown(run: RunDir, metrics: list[MetricsLine]) -> str:
                            f"{_fmt(initial and initial.fitness)}"),
         ("best fitness", f"{best.best:.4f} (generation {best.generation + 1})"),
         ("last generation: median fitness", f"{last.median:.4f}"),
-        ("last sigma", f"{last.sigma:.4g}"),
+        (("last sigma", f"{last.sigma:.4g}") if last.sigma is not None else
+         ("last meta-loss; steps skipped", f"{_fmt(last.loss)}; {last.skipped}")),
         ("diverged samples (all generations)", f"{sum(r.diverged for r in metrics)}"),
     ]
     if validated:
