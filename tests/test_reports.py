@@ -8,15 +8,18 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from conftest import tiny_toml
 
 from blgnn_es.cli import cli
+from blgnn_es.errors import ConfigError
 from blgnn_es.es.history import genome_at
 from blgnn_es.model.genome import Genome, backprop_genome, random_genome, save_genome
 from blgnn_es.reports.figures import plural
 from blgnn_es.reports.overlay import (
     default_out,
+    group_runs,
     plot_overlay,
     read_curves,
     same_config,
@@ -208,3 +211,31 @@ def test_evaluate_a_run_at_a_generation_is_its_recorded_mean(tmp_path):
     assert {p.paired.verdict for p in both.pairings} == {"level"}
     refused = _invoke("evaluate", str(run), "--seeds", "2")
     assert refused.exit_code != 0 and "--generation" in refused.output
+
+
+def test_overlay_groups_the_seeds_of_each_config_and_plots_by_unrolls(tmp_path):
+    runs = _seed_runs(tmp_path, 4)
+    for run in runs[2:]:  # seeds 2 and 3: another config, named apart
+        text = (run / "config.toml").read_text().replace("popsize = 6", "popsize = 8")
+        (run / "config.toml").write_text(text.replace("legacy-seed", "other-seed"))
+        run.rename(run.with_name(run.name.replace("legacy", "other")))
+    runs = runs[:2] + [run.with_name(run.name.replace("legacy", "other")) for run in runs[2:]]
+    assert group_runs(runs) == [[0, 1], [2, 3]] and not same_config(runs)
+    limits = (runs[1] / "config.toml").read_text().replace("max_generations = 3",
+                                                           "max_generations = 30")
+    (runs[1] / "config.toml").write_text(limits)  # a limit a resume may change: same group
+    assert group_runs(runs) == [[0, 1], [2, 3]]
+    curves = [read_curves(run) for run in runs]
+    lines = [json.loads(t) for t in (runs[0] / "metrics.jsonl").read_text().splitlines()]
+    np.testing.assert_array_equal(curves[0].x("unrolls"),
+                                  [line["evaluations"] for line in lines])  # 1 task, 1 replica
+    shown = plot_overlay(curves, tmp_path / "g.png", "two configs", groups=group_runs(runs),
+                         x="unrolls")
+    assert "legacy: median over seeds" in shown["best_so_far"]
+    assert "other: median over seeds" in shown["best_so_far"]
+    with pytest.raises(ConfigError, match="--x"):
+        plot_overlay(curves, tmp_path / "h.png", "bad", x="minutes")
+    result = _invoke("report", *map(str, runs), "--x", "seconds", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 0, result.output
+    summary = (tmp_path / "o" / "overlay.md").read_text()
+    assert "`legacy` (2 seeds)" in summary and "`other` (2 seeds)" in summary

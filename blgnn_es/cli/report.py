@@ -9,7 +9,7 @@ import click
 
 from blgnn_es.cli.errors import friendly_errors
 from blgnn_es.reports.html import write_run_page
-from blgnn_es.reports.overlay import default_out, write_overlay
+from blgnn_es.reports.overlay import X_AXES, default_out, write_overlay
 from blgnn_es.reports.run import write_report
 
 
@@ -20,13 +20,16 @@ from blgnn_es.reports.run import write_report
               help="Folder to write the report to (default: the run directory; for several "
               "runs a new folder report-<names> beside the first).")
 @click.option("--force", is_flag=True, help="Replace an earlier report in that folder.")
+@click.option("--x", "x_axis", type=click.Choice(X_AXES), default="generation",
+              show_default=True, help="Several runs: the overlay's x-axis (unrolls or wall "
+              "time compare meta-optimizers of different cost per generation).")
 @friendly_errors
-def report(run_dirs, out_dir, force) -> None:
+def report(run_dirs, out_dir, force, x_axis) -> None:
     """Plots (fitness.png, validation.png, genome.png), summary.md and report.html (one
     self-contained page with every figure, the validation intervals and the final genome)
     for a run directory; for several, overlay.png and overlay.md: every run's best so far,
     median fitness, sigma and validation in one figure, with the median and range across
-    seeds when the runs are seeds of one config.
+    the seeds of each config among them.
 
     \b
     Examples:
@@ -34,12 +37,13 @@ def report(run_dirs, out_dir, force) -> None:
       blgnn-es report runs/r2 --out reports/r2     # a read-only run directory
       blgnn-es report runs/r2 --force              # replace the earlier report
       blgnn-es report runs/toy-seed*               # into runs/report-toy-seed/
+      blgnn-es report runs/cmaes-seed* runs/gradient-seed* --x unrolls --out fig7
     """
     runs = list(dict.fromkeys(run_dirs))
     if len(runs) == 1:
         written = write_report(runs[0], out_dir, force)
         written.append(write_run_page(runs[0], out_dir))
     else:
-        written = write_overlay(runs, out_dir or default_out(runs), force)
+        written = write_overlay(runs, out_dir or default_out(runs), force, x=x_axis)
     for path in written:
         click.echo(f"wrote {path}")

@@ -19,7 +19,13 @@ from blgnn_es.model.network import NetworkSpec
 
 WARN_CHECKPOINT_BYTES = 1 << 30
 WARN_GENERATION_SECONDS = 600.0
-MULTIPLY_ADDS_PER_SECOND = 2e8  # one worker, the numba kernel, order of magnitude
+# One worker, the numba kernel, in the units estimate() counts; order of magnitude,
+# calibrated on R2 (configs/paper-mnist-cmaes.toml: 0.13 s per evaluation on a slow 2-core
+# AMD machine, estimated 0.23 s). It was 2e8 before, which put a 10 s R2 generation at 76 min.
+MULTIPLY_ADDS_PER_SECOND = 5e10
+# A sample of gradient meta-training (JAX: the unroll and its backward pass) costs about
+# this many numba unrolls (R2: 0.6 s against 0.13 s, bench/bench_jax.py's machine).
+GRADIENT_SAMPLE_COST = 5.0
 
 
 @dataclass(frozen=True)
@@ -61,11 +67,18 @@ def estimate(config: Config, nets: Sequence[NetworkSpec]) -> Estimates:
     """The estimates for ``config`` whose train tasks use ``nets`` (check_tasks' networks;
     the first len(train) are the train tasks')."""
     evolved = int(GenomeLayout(config.network.states).mask(config.genome.evolve).sum())
-    popsize = config.cmaes.popsize or default_popsize(evolved)
     train = len(config.tasks.train)
-    samples = popsize * train * config.unroll.replicas
-    # pycma keeps a few n x n matrices and the population; the run state a few genomes
-    checkpoint = 8 * (3 * evolved * evolved + 4 * popsize * evolved) + 64 * 1024
+    cost = 1.0
+    if config.meta.method == "gradient":  # one genome per step, on a meta-batch
+        popsize = 1
+        samples = train * config.gradient.meta_batch
+        cost = GRADIENT_SAMPLE_COST
+        checkpoint = 8 * 8 * evolved + 64 * 1024  # Adam's moments and a few genomes
+    else:
+        popsize = config.cmaes.popsize or default_popsize(evolved)
+        samples = popsize * train * config.unroll.replicas
+        # pycma keeps a few n x n matrices and the population; the run state a few genomes
+        checkpoint = 8 * (3 * evolved * evolved + 4 * popsize * evolved) + 64 * 1024
     k2 = config.network.states ** 2
     per_example = 0
     for net in list(nets)[:max(train, 1)]:
@@ -73,7 +86,7 @@ def estimate(config: Config, nets: Sequence[NetworkSpec]) -> Estimates:
         per_example += sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
     per_example = per_example * k2 * 6 / max(train, 1)  # forward, backward, updates
     batches = config.unroll.steps + (config.unroll.eval_batches or 20)
-    work = samples * batches * config.unroll.batch * per_example
+    work = samples * batches * config.unroll.batch * per_example * cost
     workers = config.parallel.n_workers
     seconds = work / MULTIPLY_ADDS_PER_SECOND / max(workers, 1)
     return Estimates(evolved, popsize, samples, int(checkpoint), float(seconds), workers)
