@@ -6,6 +6,10 @@
    evaluation batches of 128, float32; one population per call.
 2. The toy workload: 2-20-1, k = 2, batch 128, 10 learning steps, one evaluation batch,
    float32; a population of 100 per call.
+3. Gradient meta-training on R2 (``--only grad``, or with the others): one meta-batch of
+   ``--meta-batch`` samples (default 4) through ``jax_learner.meta_gradient`` (the unroll
+   and its backward pass, CE loss), in seconds per sample and in numba unrolls of the same
+   sample (the cost a gradient step has against a CMA-ES evaluation).
 
 Both learners score the same genomes (the Hebbian start plus noise) with ``run_population``
 on the same batches and synapse seed. Prints population evaluations per second (medians over
@@ -98,13 +102,42 @@ def bench(name, net, genomes, data, repeats):
     print(f"{name:5s} max accuracy gap numba vs jax: {gap:.4f}", flush=True)
 
 
+class _Sample:
+    """What meta_gradient reads of an evaluation.Sample."""
+
+    def __init__(self, net, data, seed):
+        from types import SimpleNamespace
+
+        self.net, self.synapse_seed, self.task_name = net, seed, "synthetic"
+        self.data = SimpleNamespace(x_train=data[0], y_train=data[1], x_eval=data[2],
+                                    y_eval=data[3])
+
+
+def bench_gradient(meta_batch: int, repeats: int) -> None:
+    net, genomes, _ = workload((196, 512, 10), 15, 128, 20, 1)
+    samples = [_Sample(net, workload((196, 512, 10), 15, 128, 20, 1, seed=s)[2], s)
+               for s in range(meta_batch)]
+    genome = genomes[0]
+    first, median = timed(lambda: jax_learner.meta_gradient(genome, samples), repeats)
+    data = samples[0].data
+    _, unroll = timed(lambda: learner.run_population(
+        genome[None], net, data.x_train, data.y_train, data.x_eval, data.y_eval, seed=0),
+        repeats)
+    per_sample = median / meta_batch
+    print(f"grad  jax   meta-batch {meta_batch}: {median:6.2f} s per step, {per_sample:6.3f} s "
+          f"per sample, compile {first - median:5.2f} s", flush=True)
+    print(f"grad  numba one unroll of a sample: {unroll:6.3f} s; a sample's gradient costs "
+          f"{per_sample / unroll:.1f} numba unrolls", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--r2-population", type=int, default=20)
     parser.add_argument("--toy-population", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1, help="1: one XLA thread; 0: default")
-    parser.add_argument("--only", choices=("r2", "toy"), default=None)
+    parser.add_argument("--only", choices=("r2", "toy", "grad"), default=None)
+    parser.add_argument("--meta-batch", type=int, default=4)
     args = parser.parse_args()
     import jax
 
@@ -114,6 +147,8 @@ def main() -> None:
         bench("toy", *workload((2, 20, 1), 10, 128, 1, args.toy_population), args.repeats)
     if args.only in (None, "r2"):
         bench("r2", *workload((196, 512, 10), 15, 128, 20, args.r2_population), args.repeats)
+    if args.only in (None, "grad"):
+        bench_gradient(args.meta_batch, args.repeats)
 
 
 if __name__ == "__main__":
