@@ -241,3 +241,18 @@ def test_without_jax_the_cli_says_how_to_install_it(tmp_path, invoke, monkeypatc
     assert result.exit_code == 2
     assert "pip install" in result.output and "jax" in result.output
     assert not (tmp_path / "runs" / "grad").exists()  # nothing is left behind
+
+
+def test_an_sgd_step_is_the_clipped_gradient_times_the_rate(tmp_path):
+    text = TINY.replace("max_steps = 6", 'max_steps = 1\noptimizer = "sgd"\nclip = 0.5')
+    config = load_config_text(text.replace("[report]", "[report]\nfinal_candidates = 0"))
+    run = RunDir.create(tmp_path / "run", config.to_toml())
+    state = gradient.train(config, run, SerialBackend())
+    start = hebbian_genome(2, 0.05)
+    plan = gradient.gradient_plans(config).train
+    grad = jax_learner.meta_gradient(start, draw_samples(plan, 0), loss="ce").gradient
+    norm = np.linalg.norm(grad)
+    assert norm > 0.5  # the clip is active
+    np.testing.assert_allclose(state.mean_genome, start - 0.01 * grad * 0.5 / norm,
+                               rtol=1e-12, atol=1e-15)
+    assert run.read_metrics()[0].grad_norm == pytest.approx(norm, rel=1e-12)

@@ -60,6 +60,7 @@ RESTARTS = ("none", "ipop", "bipop")
 BACKENDS = ("loky", "serial", "dask", "jax")
 META_METHODS = ("cmaes", "gradient")
 META_LOSSES = ("l2", "ce")
+META_OPTIMIZERS = ("adam", "sgd", "momentum")
 CLUSTERS = ("local", "slurm")
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
@@ -286,14 +287,17 @@ class MetaSettings(BaseModel):
 
 class GradientSettings(BaseModel):
     """[gradient]: gradient meta-training (meta.method = "gradient"). Each step draws a
-    meta-batch of fitness samples, unrolls the network in JAX and takes one Adam step on
-    the evolved genome entries along the gradient of the meta-loss."""
+    meta-batch of fitness samples, unrolls the network in JAX and takes one optimizer step
+    (Adam by default) on the evolved genome entries along the gradient of the meta-loss."""
 
     model_config = _FROZEN
 
-    learning_rate: Finite = Field(1e-3, gt=0.0, description="Adam's step size")
+    optimizer: Literal[META_OPTIMIZERS] = Field(
+        "adam", description="optax optimizer of the genome: adam, sgd, or momentum (sgd with "
+        "momentum 0.9)")
+    learning_rate: Finite = Field(1e-3, gt=0.0, description="the optimizer's step size")
     clip: Finite | None = Field(1.0, gt=0.0, description="clip the meta-gradient to this "
-                                "global norm before Adam (absent: no clipping)")
+                                "global norm before the optimizer (absent: no clipping)")
     meta_batch: StrictInt = Field(8, ge=1, le=MAX_REPLICAS, description="fitness samples "
                                   "per train task and step, drawn afresh every step")
     loss: Literal[META_LOSSES] = Field("ce", description="meta-loss of state 0 on the "
@@ -302,7 +306,7 @@ class GradientSettings(BaseModel):
     truncation: StrictInt | None = Field(None, ge=1, description="backpropagate through the "
                                          "last N learning steps only (absent: the whole "
                                          "unroll)")
-    max_steps: StrictInt = Field(400, ge=1, description="stop after this many Adam steps")
+    max_steps: StrictInt = Field(400, ge=1, description="stop after this many optimizer steps")
     time_budget: Duration | None = Field(None, description='stop after this much wall time: '
                                          'seconds, or "90s", "30m", "2h"',
                                          json_schema_extra={

@@ -64,14 +64,16 @@ def require_gradient() -> None:
 
 
 def optimizer(config: Config):
-    """optax: clipping to the global norm (when set), then Adam."""
+    """optax: clipping to the global norm (when set), then Adam (or SGD, with momentum)."""
     import optax
 
     settings = config.gradient
-    adam = optax.adam(settings.learning_rate)
+    rate = settings.learning_rate
+    step = {"adam": lambda: optax.adam(rate), "sgd": lambda: optax.sgd(rate),
+            "momentum": lambda: optax.sgd(rate, momentum=0.9)}[settings.optimizer]()
     if settings.clip is None:
-        return adam
-    return optax.chain(optax.clip_by_global_norm(settings.clip), adam)
+        return step
+    return optax.chain(optax.clip_by_global_norm(settings.clip), step)
 
 
 def gradient_plans(config: Config, data_dir: str | None = None) -> Plans:
@@ -114,7 +116,7 @@ def _start(config: Config, run: RunDir, backend: Backend, plans: Plans):
     settings = config.gradient
     run.log(f"initial genome ({config.genome.initial}): fitness {score.fitness:.4f} on "
             f"step 0's draws; gradient meta-training of {int(mask.sum())} of {values.size} "
-            f"entries ({', '.join(config.genome.evolve)}): Adam, learning rate "
+            f"entries ({', '.join(config.genome.evolve)}): {settings.optimizer}, learning rate "
             f"{settings.learning_rate:g}, clip {settings.clip}, meta-batch "
             f"{len(plans.train.tasks) * settings.meta_batch}, loss {settings.loss}, "
             f"truncation {settings.truncation or 'none'}")
