@@ -87,7 +87,8 @@ def estimate(config: Config, nets: Sequence[NetworkSpec]) -> Estimates:
     per_example = per_example * k2 * 6 / max(train, 1)  # forward, backward, updates
     batches = config.unroll.steps + (config.unroll.eval_batches or 20)
     work = samples * batches * config.unroll.batch * per_example * cost
-    workers = config.parallel.n_workers
+    # a gradient step runs in this process (JAX); the workers only validate
+    workers = 1 if config.meta.method == "gradient" else config.parallel.n_workers
     seconds = work / MULTIPLY_ADDS_PER_SECOND / max(workers, 1)
     return Estimates(evolved, popsize, samples, int(checkpoint), float(seconds), workers)
 
