@@ -140,8 +140,11 @@ def evolve(config_path, resume, overrides, name, seed, workers, max_generations,
                                                                                   ) from None
     if state.stop_reason == PREEMPTED:
         sys.exit(PREEMPTED_EXIT_CODE)
-    click.echo(f"stopped: {state.stop_reason} after {state.generation} generations, "
-               f"{state.evaluations} evaluations; best fitness {state.best_fitness:.4f}")
+    done = (f"{state.generation} steps ({state.skipped} skipped)"
+            if config.meta.method == "gradient" else
+            f"{state.generation} generations, {state.evaluations} evaluations")
+    click.echo(f"stopped: {state.stop_reason} after {done}; best fitness "
+               f"{state.best_fitness:.4f}")
     click.echo(f"run directory: {run.path}")
     tasks = " ".join(f"--task {shlex.quote(str(t))}" for t in
                      (config.tasks.validate or config.tasks.train))
