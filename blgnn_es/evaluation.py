@@ -172,6 +172,7 @@ class DrawPlan:
     run_seed: int
     data_dir: str | None = None
     purpose: str = ""
+    weights: tuple[float, ...] | None = None  # per task, in the fitness mean (tasks.weights)
 
 
 @functools.lru_cache(maxsize=4)

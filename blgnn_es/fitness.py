@@ -51,13 +51,25 @@ def sample_fitness(accuracy: float, l2: float, ce: float, diverged: bool,
     return min(value, fitness.loss_cap)
 
 
-def combine(values: list[float], average: str) -> float:
-    """Mean, median or worst (largest) of the sample fitnesses."""
+def combine(values: list[float], average: str, weights: Sequence[float] | None = None
+            ) -> float:
+    """Mean (weighted by ``weights`` when given), median or worst (largest) of the sample
+    fitnesses."""
     if average == "median":
         return float(np.median(values))
     if average == "worst":
         return float(np.max(values))
+    if weights is not None:
+        return float(np.average(values, weights=weights))
     return float(np.mean(values))
+
+
+def sample_weights(plan_weights: Sequence[float] | None, samples: Sequence[Sample]
+                   ) -> np.ndarray | None:
+    """Each sample's weight in the mean: its task's (tasks.weights), None when unweighted."""
+    if plan_weights is None:
+        return None
+    return np.array([plan_weights[sample.task_index] for sample in samples], dtype=float)
 
 
 @dataclass(frozen=True)
@@ -95,8 +107,10 @@ def _run_sample(genomes: np.ndarray, sample: Sample, where: str, first_index: in
 
 def score_genomes(genomes: np.ndarray, samples: Sequence[Sample], fitness: FitnessSettings,
                   where: str = "", first_index: int = 0,
-                  learner: Learner = NUMBA_LEARNER) -> list[GenomeScore]:
-    """Run every sample with every genome and combine each genome's samples."""
+                  learner: Learner = NUMBA_LEARNER,
+                  weights: Sequence[float] | None = None) -> list[GenomeScore]:
+    """Run every sample with every genome and combine each genome's samples (``weights``:
+    one per sample, in the mean)."""
     genomes = np.atleast_2d(genomes)
     count = len(genomes)
     values = np.zeros((count, len(samples)))
@@ -118,7 +132,7 @@ def score_genomes(genomes: np.ndarray, samples: Sequence[Sample], fitness: Fitne
         finite = accuracy[row][np.isfinite(accuracy[row])]
         per_task = np.nan_to_num(accuracy[row], nan=0.0)
         scores.append(GenomeScore(
-            fitness=combine(list(values[row]), fitness.average),
+            fitness=combine(list(values[row]), fitness.average, weights),
             accuracy=float(finite.mean()) if finite.size else float("nan"),
             diverged=int(diverged[row].sum()), samples=len(samples),
             task_accuracy=tuple(float(per_task[task_of == i].mean())
@@ -143,4 +157,4 @@ def score_chunk(genomes: np.ndarray, plan: DrawPlan, fitness: FitnessSettings,
                               f"{type(err).__name__}: {err}") from None
     return score_genomes(np.asarray(genomes, dtype=np.float64), samples, fitness,
                          where=f"generation {generation}, ", first_index=first_index,
-                         learner=learner)
+                         learner=learner, weights=sample_weights(plan.weights, samples))

@@ -603,13 +603,13 @@ def _compiled_meta(cfg: _Config, kind: str, truncation: int | None, sequential: 
     """The jitted meta-loss and gradient over a stacked meta-batch: samples vmapped, or one
     after another (lax.map) for big networks on a CPU (see CPU_SEQUENTIAL_ABOVE)."""
 
-    def mean_loss(genome, samples):
+    def mean_loss(genome, samples, weights):
         one = functools.partial(_meta_loss, cfg, kind, truncation, genome)
         if sequential:
             losses, aux = lax.map(lambda sample: one(*sample), samples)
         else:
             losses, aux = jax.vmap(one)(*samples)
-        return losses.mean(), (losses, aux)
+        return (weights * losses).sum(), (losses, aux)
 
     return jax.jit(jax.value_and_grad(mean_loss, has_aux=True))
 
@@ -621,10 +621,12 @@ def to_numpy(tree):
     return jax.tree.map(np.asarray, jax.device_get(tree))
 
 
-def meta_gradient(genome, samples, *, loss: str = "ce", truncation: int | None = None
-                  ) -> MetaGradient:
+def meta_gradient(genome, samples, *, loss: str = "ce", truncation: int | None = None,
+                  weights=None) -> MetaGradient:
     """The meta-loss of ``genome`` over fitness samples (``evaluation.Sample``: network,
-    batches and synapse seed; all of one network) and its gradient, in one jitted call.
+    batches and synapse seed) and its gradient: the mean over the samples, or the mean
+    weighted by ``weights`` (one per sample). Samples of one network go through one jitted
+    call; tasks of other shapes (other networks) each through their own.
 
     The forward computation is :func:`run_unroll`'s (SPEC §3–6); the loss is summed in
     float64, the gradient comes back in the network's dtype as float64 numbers.
@@ -634,10 +636,25 @@ def meta_gradient(genome, samples, *, loss: str = "ce", truncation: int | None =
         raise ConfigError(f"meta-loss must be l2 or ce, got {loss!r}")
     if not samples:
         raise NetworkError("meta_gradient needs at least one sample")
-    net = samples[0].net
-    if any(sample.net != net for sample in samples):
-        raise NetworkError("a meta-batch must share one network: "
-                           + ", ".join(sorted({s.task_name for s in samples})))
+    share = np.full(len(samples), 1.0 / len(samples)) if weights is None else \
+        np.asarray(weights, dtype=np.float64) / np.sum(weights)
+    groups: dict[NetworkSpec, list[int]] = {}
+    for index, sample in enumerate(samples):
+        groups.setdefault(sample.net, []).append(index)
+    total, gradient = 0.0, None
+    per_sample = np.full((4, len(samples)), np.nan)
+    for net, members in groups.items():
+        value, grad, numbers = _group_gradient(genome, net, [samples[i] for i in members],
+                                               share[members], loss, truncation)
+        total += value
+        gradient = grad if gradient is None else gradient + grad
+        per_sample[:, members] = numbers
+    return MetaGradient(float(total), gradient, *per_sample)
+
+
+def _group_gradient(genome, net: NetworkSpec, samples, share, loss, truncation):
+    """One network's samples in one jitted call: weighted loss, gradient, per-sample
+    (loss, accuracy, l2, ce)."""
     stacked = []
     for sample in samples:
         data = sample.data
@@ -647,9 +664,9 @@ def meta_gradient(genome, samples, *, loss: str = "ce", truncation: int | None =
         stacked.append((ws, vs, *arrays))
     batch = jax.tree.map(lambda *leaves: jnp.stack(leaves), *stacked)
     cfg = _config(net, record_curve=False, update_unread=False)
-    sequential = _chunk(net, None) == 1
-    step = _compiled_meta(cfg, loss, truncation, sequential)
-    (value, (losses, (acc, l2, ce))), grad = step(_genome_operand(genome, net), batch)
-    value, grad, losses, acc, l2, ce = jax.device_get((value, grad, losses, acc, l2, ce))
-    as64 = functools.partial(np.asarray, dtype=np.float64)
-    return MetaGradient(float(value), as64(grad), as64(losses), as64(acc), as64(l2), as64(ce))
+    step = _compiled_meta(cfg, loss, truncation, _chunk(net, None) == 1)
+    (value, (losses, (acc, l2, ce))), grad = step(_genome_operand(genome, net), batch,
+                                                  jnp.asarray(share, jnp.float64))
+    value, grad, numbers = jax.device_get((value, grad, (losses, acc, l2, ce)))
+    return (float(value), np.asarray(grad, dtype=np.float64),
+            np.asarray(numbers, dtype=np.float64))

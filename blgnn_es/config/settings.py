@@ -210,15 +210,28 @@ with warnings.catch_warnings():
 
         model_config = _FROZEN
 
-        train: NonEmptyTasks = Field(description="task specs the fitness is averaged over "
-                                     "(all must have the same input and output sizes)",
+        train: NonEmptyTasks = Field(description="task specs the fitness is averaged over; "
+                                     "their input and output sizes may differ (each sample "
+                                     "builds its network from its task's shape)",
                              json_schema_extra={"allowed": _TASKS_ALLOWED})
+        weights: tuple[Annotated[Finite, Field(gt=0.0)], ...] | None = Field(
+            None, description="one weight per train task in the fitness average (absent: "
+            "equal; needs fitness.average = \"mean\")",
+            json_schema_extra={"allowed": "a list of numbers > 0, one per tasks.train entry",
+                               "type": "list"})
         validate: Tasks = Field((), description="held-out task specs, validated every "
                                 "report.validate_every generations (sizes may differ)",
                                 json_schema_extra={"allowed": _TASKS_ALLOWED})
         data_dir: NonEmpty | None = Field(None, description="where MNIST-like data lives (else "
                                           "--data-dir, $BLGNN_ES_DATA, ~/.cache/blgnn-es, "
                                           "/usr/share/datasets)")
+
+        @model_validator(mode="after")
+        def _one_weight_per_task(self) -> TaskSettings:
+            if self.weights is not None and len(self.weights) != len(self.train):
+                raise ValueError(f"tasks.weights has {len(self.weights)} entries; tasks.train "
+                                 f"has {len(self.train)} tasks: give one weight per task")
+            return self
 
 
 class UnrollSettings(BaseModel):
@@ -416,6 +429,14 @@ class Config(BaseModel):
     parallel: ParallelSettings = Field(default_factory=ParallelSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
     _source: str = PrivateAttr("<config>")
+
+    @model_validator(mode="after")
+    def _weights_need_the_mean(self) -> Config:
+        if self.tasks.weights is not None and self.fitness.average != "mean":
+            raise ValueError(f"tasks.weights weigh the mean of the samples; fitness.average is "
+                             f"\"{self.fitness.average}\": set it to \"mean\" or drop the "
+                             "weights")
+        return self
 
     @model_validator(mode="after")
     def _backprop_needs_two_states(self) -> Config:

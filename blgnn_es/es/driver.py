@@ -89,7 +89,7 @@ def initial_genome(settings: GenomeSettings, states: int) -> np.ndarray:
 def make_plans(config: Config, data_dir: str | None = None) -> Plans:
     data_dir = data_dir or config.tasks.data_dir
     train = DrawPlan(config.tasks.train, config.network, config.unroll, config.unroll.replicas,
-                     config.run.seed, data_dir)
+                     config.run.seed, data_dir, weights=config.tasks.weights)
     validate = None
     if config.tasks.validate:
         validate = DrawPlan(config.tasks.validate, config.network, config.unroll,
@@ -99,22 +99,17 @@ def make_plans(config: Config, data_dir: str | None = None) -> Plans:
 
 
 def check_tasks(config: Config, plans: Plans) -> list:
-    """Load every task once: the train tasks must share input and output sizes. Returns the
-    networks in use (for the kernel warm-up)."""
-    nets, shapes = [], {}
+    """Load every task once (a missing dataset or a bad spec fails here, before any work).
+    Returns the networks in use, one per task (for the kernel warm-up and the estimates):
+    train tasks of different shapes each get their own network from the [network] settings.
+    """
+    nets = []
     for plan in (plans.train, plans.validate):
         if plan is None:
             continue
         for spec in plan.tasks:
             task = load_task(spec, 0, data_dir=plan.data_dir)
             nets.append(config.network.spec(task.n_inputs, task.n_outputs))
-            if plan is plans.train:
-                shapes[str(spec)] = (task.n_inputs, task.n_outputs)
-    if len(set(shapes.values())) > 1:
-        listing = ", ".join(f"{name}: {n_in} inputs -> {n_out} outputs"
-                            for name, (n_in, n_out) in shapes.items())
-        raise ConfigError(f"{config.source}: tasks.train must agree on input and output sizes "
-                          f"(one network is evolved); got {listing}")
     return nets
 
 

@@ -46,7 +46,7 @@ from blgnn_es.es.records import InitialScores, MetricsLine, RunState, Validation
 from blgnn_es.es.rundir import Checkpoint, RunDir
 from blgnn_es.es.tensorboard import open_writer, require_tensorboardx
 from blgnn_es.evaluation import draw_samples
-from blgnn_es.fitness import combine, sample_fitness
+from blgnn_es.fitness import combine, sample_fitness, sample_weights
 from blgnn_es.model.genome import GenomeLayout
 from blgnn_es.parallel.backends import Backend
 from blgnn_es.parallel.warmup import warm_up
@@ -221,13 +221,14 @@ def _step(config: Config, run: RunDir, backend: Backend, plans: Plans, params: n
     settings = config.gradient
     genome = expand(state, [params])[0]
     samples = draw_samples(plans.train, step)
+    weights = sample_weights(plans.train.weights, samples)
     result = jax_learner.meta_gradient(genome, samples, loss=settings.loss,
-                                       truncation=settings.truncation)
+                                       truncation=settings.truncation, weights=weights)
     diverged = ~np.isfinite(result.losses)
     per_sample = [sample_fitness(a, l2, ce, bool(d), config.fitness)
                   for a, l2, ce, d in zip(result.accuracy, result.l2, result.ce, diverged,
                                           strict=True)]
-    fitness = combine(per_sample, config.fitness.average)
+    fitness = combine(per_sample, config.fitness.average, weights)
     gradient = result.gradient[state.mask]
     grad_norm = float(np.sqrt(np.sum(gradient * gradient)))
     finite = math.isfinite(result.loss) and math.isfinite(grad_norm)
