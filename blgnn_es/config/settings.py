@@ -126,6 +126,14 @@ Tasks = Annotated[tuple[TaskSpec, ...], PlainValidator(_tasks),
 Duration = Annotated[Finite, BeforeValidator(_seconds), Field(gt=0.0)]
 
 
+def _time_budget() -> Any:
+    """The field of a wall-time budget ([cmaes] and [gradient] time_budget)."""
+    return Field(None, description='stop after this much wall time: seconds, or "90s", '
+                 '"30m", "2h"', json_schema_extra={
+                     "allowed": 'seconds > 0, or a string such as "90s", "30m", "2h"',
+                     "type": "number or string"})
+
+
 def _some_tasks(specs: tuple[TaskSpec, ...]) -> tuple[TaskSpec, ...]:
     if not specs:
         raise ValueError("give at least one task spec, for example [\"xor\"]")
@@ -274,12 +282,7 @@ class CmaesSettings(BaseModel):
                                        "generations (all restarts)")
     max_evaluations: StrictInt | None = Field(None, ge=1, description="stop after this many "
                                               "genome evaluations")
-    time_budget: Duration | None = Field(None, description='stop after this much wall time: '
-                                         'seconds, or "90s", "30m", "2h"',
-                                         json_schema_extra={
-                                             "allowed": 'seconds > 0, or a string such as '
-                                                        '"90s", "30m", "2h"',
-                                             "type": "number or string"})
+    time_budget: Duration | None = _time_budget()
     target_fitness: Finite | None = Field(None, description="stop once a genome's fitness is "
                                           "<= this")
     restarts: Literal[RESTARTS] = Field("none", description="restart when pycma's own "
@@ -320,12 +323,7 @@ class GradientSettings(BaseModel):
                                          "last N learning steps only (absent: the whole "
                                          "unroll)")
     max_steps: StrictInt = Field(400, ge=1, description="stop after this many optimizer steps")
-    time_budget: Duration | None = Field(None, description='stop after this much wall time: '
-                                         'seconds, or "90s", "30m", "2h"',
-                                         json_schema_extra={
-                                             "allowed": 'seconds > 0, or a string such as '
-                                                        '"90s", "30m", "2h"',
-                                             "type": "number or string"})
+    time_budget: Duration | None = _time_budget()
 
 
 class ParallelSettings(BaseModel):

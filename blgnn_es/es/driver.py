@@ -257,24 +257,33 @@ def _checkpoint(run: RunDir, es, state: RunState, base_popsize: int) -> None:
                                     base_popsize=base_popsize))
 
 
-def start(config: Config, run: RunDir, backend: Backend, plans: Plans):
-    """A fresh run: the initial genome's scores, the first strategy, checkpoint 0."""
+def initial_state(config: Config, backend: Backend, plans: Plans, popsize: int | None,
+                  sigma0: float) -> RunState:
+    """The run state of a fresh run: the initial genome, the evolved entries, and the
+    initial genome's scores on the first draws and the validation draws. ``popsize``
+    None: pycma's default for the number of evolved entries."""
     states = config.network.states
     values = initial_genome(config.genome, states)
     mask = GenomeLayout(states).mask(config.genome.evolve)
-    base_popsize = config.cmaes.popsize or default_popsize(int(mask.sum()))
-    state = RunState(initial_genome=values, mask=mask, popsize=base_popsize,
-                     sigma0=config.cmaes.sigma0)
+    state = RunState(initial_genome=values, mask=mask,
+                     popsize=popsize or default_popsize(int(mask.sum())), sigma0=sigma0)
     (score,) = score_population(backend, values[None], plans.train, config, 0)
     validation = None
     if plans.validate is not None:
         validation = validate(backend, state, values, 0, plans.validate, config)
     state.initial = InitialScores(fitness=score.fitness, accuracy=_finite(score.accuracy),
                                   validation=validation)
-    run.log(f"initial genome ({config.genome.initial}): fitness {score.fitness:.4f} on "
-            f"generation 0's draws; evolving {int(mask.sum())} of {values.size} entries "
-            f"({', '.join(config.genome.evolve)}), popsize {base_popsize}")
-    return new_strategy(config, state), state, base_popsize
+    return state
+
+
+def start(config: Config, run: RunDir, backend: Backend, plans: Plans):
+    """A fresh run: the initial genome's scores, the first strategy, checkpoint 0."""
+    state = initial_state(config, backend, plans, config.cmaes.popsize, config.cmaes.sigma0)
+    run.log(f"initial genome ({config.genome.initial}): fitness {state.initial.fitness:.4f} "
+            f"on generation 0's draws; evolving {int(state.mask.sum())} of "
+            f"{state.initial_genome.size} entries ({', '.join(config.genome.evolve)}), "
+            f"popsize {state.popsize}")
+    return new_strategy(config, state), state, state.popsize
 
 
 def resume_checkpoint(config: Config, run: RunDir,
@@ -290,6 +299,35 @@ def resume_checkpoint(config: Config, run: RunDir,
         run.log(f"warning: {point.fallback}")
         (warn or _stderr)(f"warning: {point.fallback}")
     return point.checkpoint
+
+
+def open_session(config: Config, run: RunDir, backend: Backend, plans: Plans, resume: bool,
+                 warn: Callable[[str], None] | None, note: Callable[[str], None] | None
+                 ) -> tuple[Checkpoint | None, dict[str, str] | None]:
+    """What a meta-training session does before its first generation (CMA-ES or gradient):
+    the resume checks, the tasks loaded once, the kernel compiled, the workers prepared.
+    Returns the checkpoint to continue from (None: a fresh run) and the run's input files."""
+    checkpoint = resume_checkpoint(config, run, warn) if resume else None
+    info = run.read_info()
+    if config.report.tensorboard is not None:
+        require_tensorboardx()  # before checkpoint 0: a failed start leaves nothing
+    nets = check_tasks(config, plans)
+    warm_up(nets, note=note)
+    backend.prepare(nets)
+    return checkpoint, info.inputs if info is not None else None
+
+
+def begin_records(run: RunDir, state: RunState, fresh: bool) -> History:
+    """metrics.jsonl cut to the state's generation and the genome history to go on with
+    (empty for a fresh run); a resumed run's budget stop is cleared (limits may be raised)."""
+    run.truncate_metrics(0 if fresh else state.generation)
+    size = state.initial_genome.size
+    history = History.empty(size) if fresh else load_for_resume(run.path, state.generation,
+                                                                size)
+    write_history(run.path, history)
+    if state.stop_reason in (*BUDGET_REASONS, "max_steps", PREEMPTED):
+        state.stop_reason = None
+    return history
 
 
 def evolve(config: Config, run: RunDir, backend: Backend, *, resume: bool = False,
@@ -310,68 +348,73 @@ def evolve(config: Config, run: RunDir, backend: Backend, *, resume: bool = Fals
     checkpoint written. ``note`` gets progress lines that are not generations (the kernel
     being compiled on a first run); default: none.
     """
-    checkpoint = resume_checkpoint(config, run, warn) if resume else None
-    info = run.read_info()
-    inputs = info.inputs if info is not None else None
-    if config.report.tensorboard is not None:
-        require_tensorboardx()  # before checkpoint 0: a failed start leaves nothing
     plans = make_plans(config, data_dir)
-    nets = check_tasks(config, plans)
-    warm_up(nets, note=note)
-    backend.prepare(nets)
+    checkpoint, inputs = open_session(config, run, backend, plans, resume, warn, note)
     if checkpoint is None:
-        run.truncate_metrics(0)
         es, state, base_popsize = start(config, run, backend, plans)
-        history = History.empty(state.initial_genome.size)
-        write_history(run.path, history)
+        history = begin_records(run, state, fresh=True)
         _checkpoint(run, es, state, base_popsize)
     else:
         es, state, base_popsize = checkpoint.es, checkpoint.state, checkpoint.base_popsize
         np.random.set_state(checkpoint.numpy_random)
-        run.truncate_metrics(state.generation)
-        history = load_for_resume(run.path, state.generation, state.initial_genome.size)
-        write_history(run.path, history)
-        if state.stop_reason in (*BUDGET_REASONS, PREEMPTED):
-            state.stop_reason = None  # the limits may have been raised
+        history = begin_records(run, state, fresh=False)
         run.log(f"resumed at generation {state.generation}")
 
-    board = open_writer(config, state.generation)
-    try:
-        es = _loop(config, run, backend, plans, es, state, base_popsize, inputs, history,
-                   on_generation, preempted, board)
-    finally:
-        if board is not None:
-            board.close()
+    def generation() -> MetricsLine:
+        nonlocal es
+        record, es = _generation(config, run, backend, plans, es, state, base_popsize, inputs,
+                                 history)
+        return record
+
+    run_loop(config, run, state, lambda: _budget_reason(config, state), generation,
+             on_generation, preempted)
+    finish_run(config, run, backend, plans, state, inputs,
+               lambda: _checkpoint(run, es, state, base_popsize),
+               f"{state.generation} generations, {state.evaluations} evaluations")
+    return state
+
+
+def finish_run(config: Config, run: RunDir, backend: Backend, plans: Plans, state: RunState,
+               inputs: dict[str, str] | None, checkpoint: Callable[[], None], done: str
+               ) -> None:
+    """The end of a session: the genomes, the final genome (unless preempted: a resume goes
+    on), the last checkpoint, result.json and the log line saying ``done``."""
     if state.best_genome is not None:
         save_genomes(run, config, state, inputs)
     if state.stop_reason != PREEMPTED and state.mean_genome is not None:
         save_final(run, config, backend, plans, state, inputs)
-    _checkpoint(run, es, state, base_popsize)
+    checkpoint()
     run.write_result(run_result(state))
-    run.log(f"stopped: {state.stop_reason} after {state.generation} generations, "
-            f"{state.evaluations} evaluations; best fitness {state.best_fitness:.4f}")
-    return state
+    run.log(f"stopped: {state.stop_reason} after {done}; best fitness "
+            f"{state.best_fitness:.4f}")
 
 
-def _loop(config: Config, run: RunDir, backend: Backend, plans: Plans, es, state: RunState,
-          base_popsize: int, inputs, history: History, on_generation, preempted, board):
-    """Generations until a stop rule fires; returns the strategy to checkpoint."""
-    while state.stop_reason is None:
-        state.stop_reason = _budget_reason(config, state)
-        if state.stop_reason:
-            break
-        signal_name = preempted() if preempted is not None else None
-        if signal_name:
-            state.stop_reason = PREEMPTED
-            run.log(f"{signal_name} received: stopping at generation {state.generation}")
-            break
-        record, es = _generation(config, run, backend, plans, es, state, base_popsize,
-                                 inputs, history)
+def run_loop(config: Config, run: RunDir, state: RunState, budget: Callable[[], str | None],
+             step: Callable[[], MetricsLine],
+             on_generation: Callable[[MetricsLine, RunState], None] | None,
+             preempted: Callable[[], str | None] | None, unit: str = "generation") -> None:
+    """Generations (gradient runs: steps) until a stop rule fires: ``budget`` names a limit
+    reached, ``preempted`` a signal received; each ``step`` returns its metrics line, which
+    goes to TensorBoard (report.tensorboard) and ``on_generation``."""
+    board = open_writer(config, state.generation)
+    try:
+        while state.stop_reason is None:
+            state.stop_reason = budget()
+            if state.stop_reason:
+                break
+            signal_name = preempted() if preempted is not None else None
+            if signal_name:
+                state.stop_reason = PREEMPTED
+                run.log(f"{signal_name} received: stopping at {unit} {state.generation}")
+                break
+            record = step()
+            if board is not None:
+                board.generation(record, state)
+            if on_generation is not None:
+                on_generation(record, state)
+    finally:
         if board is not None:
-            board.generation(record, state)
-        if on_generation is not None:
-            on_generation(record, state)
-    return es
+            board.close()
 
 
 def _generation(config: Config, run: RunDir, backend: Backend, plans: Plans, es,

@@ -27,29 +27,23 @@ from blgnn_es import jax_learner
 from blgnn_es.config.settings import Config
 from blgnn_es.errors import ConfigError
 from blgnn_es.es.driver import (
-    BUDGET_REASONS,
-    PREEMPTED,
     Plans,
-    check_tasks,
+    begin_records,
     expand,
-    initial_genome,
+    finish_run,
+    initial_state,
     make_plans,
-    resume_checkpoint,
-    run_result,
-    save_final,
+    open_session,
+    run_loop,
     save_genomes,
-    score_population,
     validate,
 )
-from blgnn_es.es.history import History, load_for_resume, write_history
-from blgnn_es.es.records import InitialScores, MetricsLine, RunState, Validation
+from blgnn_es.es.history import History, write_history
+from blgnn_es.es.records import MetricsLine, RunState, Validation
 from blgnn_es.es.rundir import Checkpoint, RunDir
-from blgnn_es.es.tensorboard import open_writer, require_tensorboardx
 from blgnn_es.evaluation import draw_samples
 from blgnn_es.fitness import combine, sample_fitness, sample_weights
-from blgnn_es.model.genome import GenomeLayout
 from blgnn_es.parallel.backends import Backend
-from blgnn_es.parallel.warmup import warm_up
 
 OPTAX_HINT = "gradient meta-training needs optax: pip install -e '.[jax]' (or pip install optax)"
 
@@ -99,27 +93,17 @@ def _budget_reason(config: Config, state: RunState) -> str | None:
 
 
 def _start(config: Config, run: RunDir, backend: Backend, plans: Plans):
-    """A fresh run: the initial genome's scores, Adam's initial state."""
-    states = config.network.states
-    values = initial_genome(config.genome, states)
-    mask = GenomeLayout(states).mask(config.genome.evolve)
-    state = RunState(initial_genome=values, mask=mask, popsize=1,
-                     sigma0=config.gradient.learning_rate)
-    (score,) = score_population(backend, values[None], plans.train, config, 0)
-    validation = None
-    if plans.validate is not None:
-        validation = validate(backend, state, values, 0, plans.validate, config)
-    state.initial = InitialScores(fitness=score.fitness, accuracy=_finite(score.accuracy),
-                                  validation=validation)
-    state.mean_genome = values.copy()
-    params = values[mask].astype(np.float64)
+    """A fresh run: the initial genome's scores, the optimizer's initial state."""
     settings = config.gradient
-    run.log(f"initial genome ({config.genome.initial}): fitness {score.fitness:.4f} on "
-            f"step 0's draws; gradient meta-training of {int(mask.sum())} of {values.size} "
-            f"entries ({', '.join(config.genome.evolve)}): {settings.optimizer}, learning rate "
-            f"{settings.learning_rate:g}, clip {settings.clip}, meta-batch "
-            f"{len(plans.train.tasks) * settings.meta_batch}, loss {settings.loss}, "
-            f"truncation {settings.truncation or 'none'}")
+    state = initial_state(config, backend, plans, 1, settings.learning_rate)
+    state.mean_genome = state.initial_genome.copy()
+    params = state.initial_genome[state.mask].astype(np.float64)
+    run.log(f"initial genome ({config.genome.initial}): fitness {state.initial.fitness:.4f} "
+            f"on step 0's draws; gradient meta-training of {int(state.mask.sum())} of "
+            f"{state.initial_genome.size} entries ({', '.join(config.genome.evolve)}): "
+            f"{settings.optimizer}, learning rate {settings.learning_rate:g}, clip "
+            f"{settings.clip}, meta-batch {len(plans.train.tasks) * settings.meta_batch}, "
+            f"loss {settings.loss}, truncation {settings.truncation or 'none'}")
     return params, jax_learner.to_numpy(optimizer(config).init(params)), state
 
 
@@ -139,75 +123,32 @@ def train(config: Config, run: RunDir, backend: Backend, *, resume: bool = False
     if config.meta.method != "gradient":
         raise ConfigError(f"{config.source}: meta.method is {config.meta.method!r}; "
                           "es.gradient.train runs meta.method = \"gradient\"")
-    checkpoint = resume_checkpoint(config, run, warn) if resume else None
-    if config.report.tensorboard is not None:
-        require_tensorboardx()  # before checkpoint 0: a failed start leaves nothing
-    info = run.read_info()
-    inputs = info.inputs if info is not None else None
     plans = gradient_plans(config, data_dir)
-    nets = check_tasks(config, plans)
-    warm_up(nets, note=note)
-    backend.prepare(nets)
+    checkpoint, inputs = open_session(config, run, backend, plans, resume, warn, note)
     if checkpoint is None:
-        run.truncate_metrics(0)
         params, opt_state, state = _start(config, run, backend, plans)
-        history = History.empty(state.initial_genome.size)
-        write_history(run.path, history)
+        history = begin_records(run, state, fresh=True)
         _checkpoint(run, params, opt_state, state)
     else:
         state = checkpoint.state
         params, opt_state = checkpoint.es["params"], checkpoint.es["opt_state"]
-        run.truncate_metrics(state.generation)
-        history = load_for_resume(run.path, state.generation, state.initial_genome.size)
-        write_history(run.path, history)
-        if state.stop_reason in (*BUDGET_REASONS, "max_steps", PREEMPTED):
-            state.stop_reason = None  # the limits may have been raised
+        history = begin_records(run, state, fresh=False)
         run.log(f"resumed at step {state.generation}")
 
     if note is not None and state.generation < config.gradient.max_steps:
         note("compiling the JAX meta-gradient (the first step takes longer)")
-    board = open_writer(config, state.generation)
-    try:
-        params, opt_state = _loop(config, run, backend, plans, params, opt_state, state,
-                                  inputs, history, on_generation, preempted, board)
-    finally:
-        if board is not None:
-            board.close()
-    _finish(config, run, backend, plans, params, opt_state, state, inputs)
-    return state
-
-
-def _loop(config: Config, run: RunDir, backend: Backend, plans: Plans, params, opt_state,
-          state: RunState, inputs, history: History, on_generation, preempted, board):
-    """Steps until a stop rule fires; returns the parameters and Adam's state."""
-    while state.stop_reason is None:
-        state.stop_reason = _budget_reason(config, state)
-        if state.stop_reason:
-            break
-        signal_name = preempted() if preempted is not None else None
-        if signal_name:
-            state.stop_reason = PREEMPTED
-            run.log(f"{signal_name} received: stopping at step {state.generation}")
-            break
+    def step() -> MetricsLine:
+        nonlocal params, opt_state
         record, params, opt_state = _step(config, run, backend, plans, params, opt_state,
                                           state, inputs, history)
-        if board is not None:
-            board.generation(record, state)
-        if on_generation is not None:
-            on_generation(record, state)
-    return params, opt_state
+        return record
 
-
-def _finish(config: Config, run: RunDir, backend: Backend, plans: Plans, params, opt_state,
-            state: RunState, inputs) -> None:
-    if state.best_genome is not None:
-        save_genomes(run, config, state, inputs)
-    if state.stop_reason != PREEMPTED and state.mean_genome is not None:
-        save_final(run, config, backend, plans, state, inputs)
-    _checkpoint(run, params, opt_state, state)
-    run.write_result(run_result(state))
-    run.log(f"stopped: {state.stop_reason} after {state.generation} steps "
-            f"({state.skipped} skipped); best fitness {state.best_fitness:.4f}")
+    run_loop(config, run, state, lambda: _budget_reason(config, state), step, on_generation,
+             preempted, unit="step")
+    finish_run(config, run, backend, plans, state, inputs,
+               lambda: _checkpoint(run, params, opt_state, state),
+               f"{state.generation} steps ({state.skipped} skipped)")
+    return state
 
 
 def _step(config: Config, run: RunDir, backend: Backend, plans: Plans, params: np.ndarray,
