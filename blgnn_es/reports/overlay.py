@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from blgnn_es.config.settings import validate
 from blgnn_es.errors import BlgnnError, ConfigError, FileError, os_error_text
 from blgnn_es.es.records import MetricsLine
 from blgnn_es.es.resume import resumable
@@ -104,11 +105,16 @@ def curves_of(name: str, metrics: list[MetricsLine], samples: int | None = None
 
 
 def config_without_seed(path: Path) -> dict[str, Any] | None:
-    """config.toml minus [run] seed and name (None when it cannot be read)."""
+    """config.toml, resolved (keys a later release added read as their defaults), minus
+    [run] seed and name (None when it cannot be read)."""
     try:
         config = tomllib.loads(read_text(Path(path) / "config.toml", "config file"))
     except (BlgnnError, OSError, tomllib.TOMLDecodeError):
         return None
+    try:
+        config = validate(config, str(Path(path) / "config.toml")).to_dict()
+    except BlgnnError:
+        pass  # a config this release cannot validate: compared as written
     run = dict(config.get("run") or {})
     for key in SEED_KEYS:
         run.pop(key, None)
