@@ -169,7 +169,7 @@ def validate(backend: Backend, state: RunState, mean: np.ndarray, generation: in
     return final.validation_record(scores[0], plan)
 
 
-def _finite(value: float) -> float | None:
+def finite_or_none(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
@@ -271,7 +271,7 @@ def initial_state(config: Config, backend: Backend, plans: Plans, popsize: int |
     validation = None
     if plans.validate is not None:
         validation = validate(backend, state, values, 0, plans.validate, config)
-    state.initial = InitialScores(fitness=score.fitness, accuracy=_finite(score.accuracy),
+    state.initial = InitialScores(fitness=score.fitness, accuracy=finite_or_none(score.accuracy),
                                   validation=validation)
     return state
 
@@ -473,7 +473,7 @@ def _generation(config: Config, run: RunDir, backend: Backend, plans: Plans, es,
         evaluations=state.evaluations,
         best=float(np.min(fitnesses)), median=float(np.median(fitnesses)),
         worst=float(np.max(fitnesses)), best_so_far=state.best_fitness,
-        accuracy_median=_finite(float(np.nanmedian(accuracies))
+        accuracy_median=finite_or_none(float(np.nanmedian(accuracies))
                                 if any(math.isfinite(a) for a in accuracies) else math.nan),
         sigma=sigma,
         diverged=int(sum(score.diverged for score in scores)),
@@ -526,6 +526,6 @@ def run_result(state: RunState) -> RunResult:
     """result.json of a run in this state."""
     return RunResult(stop_reason=state.stop_reason, generations=state.generation,
                      evaluations=state.evaluations, restarts=state.restart,
-                     best_fitness=_finite(state.best_fitness),
+                     best_fitness=finite_or_none(state.best_fitness),
                      best_generation=state.best_generation,
                      elapsed_seconds=round(state.elapsed, 3), initial=state.initial)

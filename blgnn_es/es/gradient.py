@@ -16,6 +16,7 @@ resumed run repeats the uninterrupted one exactly.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from blgnn_es.es.driver import (
     begin_records,
     expand,
     finish_run,
+    finite_or_none,
     initial_state,
     make_plans,
     open_session,
@@ -57,8 +59,10 @@ def require_gradient() -> None:
         raise jax_learner.JaxUnavailableError(OPTAX_HINT) from None
 
 
+@functools.lru_cache(maxsize=4)
 def optimizer(config: Config):
-    """optax: clipping to the global norm (when set), then Adam (or SGD, with momentum)."""
+    """optax: clipping to the global norm (when set), then Adam (or SGD, with momentum);
+    built once per config (every step of a run uses it)."""
     import optax
 
     settings = config.gradient
@@ -107,10 +111,6 @@ def _start(config: Config, run: RunDir, backend: Backend, plans: Plans):
     return params, jax_learner.to_numpy(optimizer(config).init(params)), state
 
 
-def _finite(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
-
-
 def train(config: Config, run: RunDir, backend: Backend, *, resume: bool = False,
           data_dir: str | None = None,
           on_generation: Callable[[MetricsLine, RunState], None] | None = None,
@@ -137,6 +137,7 @@ def train(config: Config, run: RunDir, backend: Backend, *, resume: bool = False
 
     if note is not None and state.generation < config.gradient.max_steps:
         note("compiling the JAX meta-gradient (the first step takes longer)")
+
     def step() -> MetricsLine:
         nonlocal params, opt_state
         record, params, opt_state = _step(config, run, backend, plans, params, opt_state,
@@ -205,8 +206,8 @@ def _step(config: Config, run: RunDir, backend: Backend, plans: Plans, params: n
         accuracy_median=float(np.median(accuracies)) if accuracies else None,
         diverged=int(diverged.sum()), diverged_genomes=int(diverged.any()),
         initial=state.initial if step == 0 else None, validation=validation,
-        loss=_finite(result.loss), grad_norm=_finite(grad_norm), skipped=state.skipped,
-        unrolls=state.generation * len(samples),
+        loss=finite_or_none(result.loss), grad_norm=finite_or_none(grad_norm),
+        skipped=state.skipped, unrolls=state.generation * len(samples),
         seconds=round(seconds, 4), elapsed=round(state.elapsed, 3))
     save_genomes(run, config, state, inputs)
     run.append_metrics(record)
