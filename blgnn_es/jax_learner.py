@@ -565,9 +565,10 @@ def unroll_sample(genome, sample, record_curve: bool = False) -> UnrollResult:
 class MetaGradient(NamedTuple):
     """The meta-loss of one genome on a meta-batch of samples and its gradient.
 
-    ``loss`` is the mean over the samples of their meta-loss (L2 or CE of state 0 on the
-    held-out batches after the unroll); ``gradient`` (G,) its derivative by every genome
-    entry. Per sample: ``losses``, ``accuracy``, ``l2``, ``ce`` (NaN where it diverged).
+    ``loss`` is the mean (or weighted mean) over the samples of their meta-loss (L2 or CE
+    of state 0 on the held-out batches after the unroll); ``gradient`` (G,) its derivative
+    by every genome entry. Per sample: ``losses``, ``accuracy``, ``l2``, ``ce`` (NaN where
+    it diverged).
     """
 
     loss: float
