@@ -37,6 +37,7 @@ from blgnn_es.tasks import (
     parse_task_spec,
 )
 from blgnn_es.tasks.arrays import LabelledArrays, stratified_split
+from blgnn_es.tasks.task import TWO_CLASS_CODINGS, output_size
 
 EVALUATE_PREFIX = "evaluate-"
 
@@ -45,6 +46,8 @@ class NetworkBuilder(Protocol):
     """Anything that builds the network for a task's input and output sizes."""
 
     def spec(self, n_inputs: int, n_outputs: int) -> NetworkSpec: ...
+
+    def outputs(self, n_classes: int) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,8 @@ def draw_sample(spec: TaskSpec, seeds: SampleSeeds, network: NetworkBuilder, *, 
         task, validation = split_training(task, *holdout)
     data = draw_unroll(task, seeds("batches"), steps=steps, batch=batch,
                        eval_batches=eval_batches)
-    return Sample(str(spec), network.spec(task.n_inputs, task.n_outputs), data, seeds,
-                  validation)
+    net = network.spec(task.n_inputs, network.outputs(task.n_classes))
+    return Sample(str(spec), net, data, seeds, validation)
 
 
 def unroll_sample(genome: np.ndarray, sample: Sample, record_curve: bool = False
@@ -204,11 +207,12 @@ class EvaluationRequest:
     seed: int
     at_steps: tuple[int, ...]
     data_dir: str | None
+    two_class: str = "sign"  # outputs of a two-class task (tasks.TWO_CLASS_CODINGS)
 
     @classmethod
     def build(cls, genome_path, *, tasks=(), hidden=None, steps=None, batch=None,
               eval_batches=None, seeds=EVALUATION.seeds, seed=EVALUATION.seed, at_steps=None,
-              data_dir=None) -> EvaluationRequest:
+              data_dir=None, two_class=None) -> EvaluationRequest:
         """Fill what the command line leaves open from the genome's sidecar, then the
         paper's protocol (:data:`blgnn_es.config.baselines.EVALUATION`)."""
         values, sidecar = read_genome(genome_path)
@@ -217,13 +221,14 @@ class EvaluationRequest:
             provenance=sidecar.provenance if sidecar else Provenance(),
             recorded_hidden=sidecar.hidden if sidecar else None, tasks=tasks, hidden=hidden,
             steps=steps, batch=batch, eval_batches=eval_batches, seeds=seeds, seed=seed,
-            at_steps=at_steps, data_dir=data_dir)
+            at_steps=at_steps, data_dir=data_dir, two_class=two_class)
 
     @classmethod
     def from_genome(cls, genome_path, values: np.ndarray, *, network: dict[str, Any],
                     provenance: Provenance, recorded_hidden=None, tasks=(), hidden=None,
                     steps=None, batch=None, eval_batches=None, seeds=EVALUATION.seeds,
-                    seed=EVALUATION.seed, at_steps=None, data_dir=None) -> EvaluationRequest:
+                    seed=EVALUATION.seed, at_steps=None, data_dir=None, two_class=None
+                    ) -> EvaluationRequest:
         """A request for genome ``values`` with what its sidecar (or a run's history) says:
         ``network`` settings, ``provenance`` (tasks, unroll) and the hidden sizes."""
         network = dict(network)
@@ -253,15 +258,43 @@ class EvaluationRequest:
         bad = [t for t in at_steps if not 1 <= t <= steps]
         if bad:
             raise ConfigError(f"--at {bad[0]}: steps must lie in 1..{steps}")
+        if two_class is None:
+            two_class = default_two_class(provenance)
+        elif two_class not in TWO_CLASS_CODINGS:
+            raise ConfigError(f"--two-class {two_class!r}: use one of "
+                              f"{', '.join(TWO_CLASS_CODINGS)}")
         return cls(str(genome_path), values, network, tuple(int(h) for h in hidden),
                    tuple(parse_task_spec(t) for t in tasks), int(steps), int(batch),
                    eval_batches, int(seeds), int(seed), tuple(at_steps),
-                   None if data_dir is None else str(data_dir))
+                   None if data_dir is None else str(data_dir), two_class)
 
     def spec(self, n_inputs: int, n_outputs: int) -> NetworkSpec:
         """The genome's network on a task with these input and output sizes."""
         return NetworkSpec.from_dict({**self.network,
                                       "layer_sizes": (n_inputs, *self.hidden, n_outputs)})
+
+    def outputs(self, n_classes: int) -> int:
+        return output_size(n_classes, self.two_class)
+
+
+def default_two_class(provenance: Provenance) -> str:
+    """The two-class coding evaluate uses unless told: the run's own where it met two-class
+    tasks; "argmax" (two outputs) for a genome evolved only on tasks of three or more
+    classes, which never learned to drive one output by its sign (issue 12: such genomes
+    answered one class for every example); "sign" when the sidecar cannot say."""
+    classes = provenance.train_classes
+    if classes is None and provenance.tasks:
+        classes = [_spec_classes(spec) for spec in provenance.tasks]
+    if classes and all(c is not None and c >= 3 for c in classes):
+        return "argmax"
+    return provenance.two_class or "sign"
+
+
+def _spec_classes(spec: str) -> int | None:
+    try:
+        return parse_task_spec(spec).n_classes
+    except ConfigError:
+        return None
 
 
 @dataclass

@@ -48,6 +48,7 @@ def run_study(
                 seed=settings.seed,
                 at_steps=settings.budgets[:-1],
                 data_dir=settings.data_dir,
+                two_class=settings.two_class,
             )
             for index, task in enumerate(settings.tasks):
                 comparison = compare_task(request, settings.baselines, index, settings.budgets)

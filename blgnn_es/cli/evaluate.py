@@ -32,7 +32,7 @@ from blgnn_es.reports.several import (
     write_several,
     write_several_json,
 )
-from blgnn_es.tasks import derive_seed
+from blgnn_es.tasks import TWO_CLASS_CODINGS, derive_seed
 
 
 @click.command()
@@ -63,6 +63,9 @@ from blgnn_es.tasks import derive_seed
               "half and three quarters of T).")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where MNIST-like data lives.")
+@click.option("--two-class", type=click.Choice(TWO_CLASS_CODINGS),
+              help="Outputs of a two-class task: sign (one output) or argmax (two). Default: "
+              "the run's coding; argmax for a genome evolved only on tasks of 3+ classes.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the curve CSV and PNG go (default: <genome>-eval/ beside the genome).")
 @click.option("--force", is_flag=True, help="Replace an earlier evaluation in the --out folder.")
@@ -85,8 +88,8 @@ from blgnn_es.tasks import derive_seed
               "(default 0.3).")
 @friendly_errors
 def evaluate(genome_paths, generation, kind, tasks, layers, steps, batch, eval_batches, seeds,
-             seed, at_steps, data_dir, out_dir, force, as_json, baselines, loss, rates,
-             baseline_activation, weights_evaluations, weights_popsize,
+             seed, at_steps, data_dir, two_class, out_dir, force, as_json, baselines, loss,
+             rates, baseline_activation, weights_evaluations, weights_popsize,
              weights_sigma0) -> None:
     """Train fresh networks with a genome and report their accuracy and learning curves.
 
@@ -103,7 +106,7 @@ def evaluate(genome_paths, generation, kind, tasks, layers, steps, batch, eval_b
     genome_paths = list(dict.fromkeys(genome_paths))
     options = dict(tasks=tasks, hidden=layers, steps=steps, batch=batch,
                    eval_batches=eval_batches, seeds=seeds, seed=seed, at_steps=at_steps,
-                   data_dir=data_dir)
+                   data_dir=data_dir, two_class=two_class)
     settings = None
     if baselines:
         search = {key: value for key, value in (

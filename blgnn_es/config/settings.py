@@ -52,6 +52,7 @@ from blgnn_es.errors import ConfigError
 from blgnn_es.model.genome import SLOT_NAMES
 from blgnn_es.model.network import NetworkOptions, NetworkSpec
 from blgnn_es.tasks.spec import TaskSpec, parse_task_spec
+from blgnn_es.tasks.task import TWO_CLASS_CODINGS, output_size
 
 GENOME_PRESETS = ("random", "backprop", "hebbian")
 METRICS = ("accuracy", "l2", "ce")
@@ -176,11 +177,18 @@ class NetworkSettings(NetworkOptions):
         description="hidden layer sizes; inputs and outputs come from the train tasks",
         json_schema_extra={"allowed": f"a list of at most {MAX_LAYERS} integers from 1 to "
                            f"{MAX_HIDDEN}, for example [512]"})
+    two_class: Literal[TWO_CLASS_CODINGS] = Field(
+        "sign", description="outputs of a two-class task: sign (one output read by its sign, "
+        "SPEC §3) or argmax (two outputs, read as every other task)")
 
     def spec(self, n_inputs: int, n_outputs: int) -> NetworkSpec:
         """The network for a task with these input and output sizes."""
-        options = self.model_dump(exclude={"hidden"})
+        options = self.model_dump(exclude={"hidden", "two_class"})
         return NetworkSpec(layer_sizes=(n_inputs, *self.hidden, n_outputs), **options)
+
+    def outputs(self, n_classes: int) -> int:
+        """Output neurons for a task of ``n_classes`` under this run's two-class coding."""
+        return output_size(n_classes, self.two_class)
 
 
 class GenomeSettings(BaseModel):

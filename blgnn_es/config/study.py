@@ -17,7 +17,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -25,6 +25,7 @@ from blgnn_es.config.baselines import BaselineOptions, BaselineSettings, DrawOpt
 from blgnn_es.config.schema import NonEmpty, StrictInt, StrictStr, first_problem, not_allowed
 from blgnn_es.errors import ConfigError
 from blgnn_es.tasks.spec import parse_task_spec
+from blgnn_es.tasks.task import TWO_CLASS_CODINGS
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 _STUDY_NAME = re.compile(r"[\w.+-]+")
@@ -89,6 +90,10 @@ class GridOptions(DrawOptions):
         "largest", json_schema_extra={"allowed": "a list of step counts >= 1"})
     data_dir: NonEmpty | None = Field(None, description="where MNIST-like data lives (else "
                                       "$BLGNN_ES_DATA, ~/.cache/blgnn-es, /usr/share/datasets)")
+    two_class: Literal[TWO_CLASS_CODINGS] | None = Field(
+        None, description="outputs of a two-class task: sign (one) or argmax (two); default: "
+        "each genome's own coding, argmax for a genome evolved only on tasks of 3+ classes",
+        json_schema_extra={"allowed": "sign or argmax", "default": "per genome"})
 
 
 GENOMES_DESCRIPTION = ('genomes to study: label = "path.npy" (a table), or a list of paths '
@@ -132,6 +137,7 @@ class StudySettings:
     eval_batches: int | None
     data_dir: str | None
     baselines: BaselineSettings
+    two_class: str | None = None  # None: each genome's default (evaluation.default_two_class)
 
 
 STUDY_SECTIONS = tuple(StudyFile.model_fields)
@@ -176,6 +182,7 @@ def parse_study(text: str, source: str = "<study>", base: Path | None = None) ->
         eval_batches=grid.eval_batches,
         data_dir=grid.data_dir,
         baselines=BaselineSettings(**parsed.baselines.model_dump()),
+        two_class=grid.two_class,
     )
 
 

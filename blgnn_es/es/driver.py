@@ -109,7 +109,8 @@ def check_tasks(config: Config, plans: Plans) -> list:
             continue
         for spec in plan.tasks:
             task = load_task(spec, 0, data_dir=plan.data_dir)
-            nets.append(config.network.spec(task.n_inputs, task.n_outputs))
+            nets.append(config.network.spec(task.n_inputs,
+                                            config.network.outputs(task.n_classes)))
     return nets
 
 

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from blgnn_es.errors import BlgnnError
+from blgnn_es.tasks.task import TWO_CLASS_CODINGS
 
 SIDECAR_FORMAT = "blgnn-es genome"
 
@@ -130,7 +131,7 @@ class Provenance(Record):
     OMIT_IF_NONE: ClassVar[tuple[str, ...]] = (
         "run", "generation", "tasks", "unroll", "hidden", "kind", "fitness",
         "found_at_generation", "preset", "learning_rate", "states", "seed", "scale", "rate",
-        "inputs")
+        "inputs", "two_class", "train_classes")
 
     run: str | None = None
     generation: int | None = None
@@ -147,6 +148,8 @@ class Provenance(Record):
     scale: float | None = None
     rate: float | None = None
     inputs: dict[str, str] | None = None  # absolute path -> sha256 of the files a run read
+    two_class: Literal[TWO_CLASS_CODINGS] | None = None  # the run's two-class output coding
+    train_classes: list[int | None] | None = None  # classes of each train task (None: unknown)
 
 
 class GenomeSidecar(Record):

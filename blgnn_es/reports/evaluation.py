@@ -103,6 +103,7 @@ class EvaluationRecord(BaseModel):
     genome: str
     network: dict[str, Any]
     hidden: list[int]
+    two_class: str = "sign"  # outputs of a two-class task: sign (one) or argmax (two)
     unroll: UnrollRecord
     seeds: int
     seed: int
@@ -137,7 +138,7 @@ def evaluation_record(request, results, files: dict[str, str]) -> EvaluationReco
     """The ``evaluate --json`` record of a request and its results."""
     return EvaluationRecord(
         genome=request.genome_path, network=request.network, hidden=list(request.hidden),
-        unroll=UnrollRecord(steps=request.steps, batch=request.batch,
+        two_class=request.two_class, unroll=UnrollRecord(steps=request.steps, batch=request.batch,
                             eval_batches=request.eval_batches or "all"),
         seeds=request.seeds, seed=request.seed,
         tasks=[task_record(request, item) for item in results], files=files)

@@ -16,10 +16,11 @@ from .catalog import FamilyInfo, list_task_families
 from .load import load_task
 from .seeds import derive_seed
 from .spec import TaskSpec, parse_task_spec
-from .task import ArrayTask, Task
+from .task import TWO_CLASS_CODINGS, ArrayTask, Task, output_size
 from .unroll import UnrollData, draw_unroll
 
 __all__ = [
+    "TWO_CLASS_CODINGS",
     "ArrayTask",
     "FamilyInfo",
     "Task",
@@ -29,5 +30,6 @@ __all__ = [
     "draw_unroll",
     "list_task_families",
     "load_task",
+    "output_size",
     "parse_task_spec",
 ]

@@ -51,6 +51,7 @@ class Family:
     options: tuple[Option, ...]
     summary: str
     shapes: str
+    n_classes: int | None = None  # classes of every task of the family (None: file tasks)
 
     def option(self, key: str) -> Option | None:
         return next((option for option in self.options if option.key == key), None)
@@ -62,19 +63,20 @@ class Family:
 
 def _toy(name: str, summary: str, n_classes: int = 2) -> Family:
     outputs = "1 output" if n_classes == 2 else f"{n_classes} outputs"
-    return Family(name, "toy", _TOY_OPTIONS, summary, f"2 -> {n_classes} classes ({outputs})")
+    return Family(name, "toy", _TOY_OPTIONS, summary, f"2 -> {n_classes} classes ({outputs})",
+                  n_classes)
 
 
 def _paper(name: str, summary: str, n_classes: int = 2) -> Family:
     """One of the BLUR authors' func2d tasks (toy.py PAPER_TASKS): only `noise` applies."""
     outputs = "1 output" if n_classes == 2 else f"{n_classes} outputs"
     return Family(name, "toy", _TOY_OPTIONS[:1], f"paper's func2d: {summary}",
-                  f"2 -> {n_classes} classes ({outputs})")
+                  f"2 -> {n_classes} classes ({outputs})", n_classes)
 
 
 def _images(name: str, side: int, summary: str) -> Family:
     shapes = f"{side * side} ({side}x{side}) -> 10 classes"
-    return Family(name, "image", _image_options(side), summary, shapes)
+    return Family(name, "image", _image_options(side), summary, shapes, 10)
 
 
 FAMILIES: dict[str, Family] = {

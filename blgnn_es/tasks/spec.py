@@ -42,6 +42,15 @@ class TaskSpec:
         return FAMILIES[self.name]
 
     @property
+    def n_classes(self) -> int | None:
+        """Classes of the task, known without loading it (None: a file task with no class
+        subset, whose labels only the file says)."""
+        subset = self.options.get("classes")
+        if subset:
+            return len(subset)
+        return self.family.n_classes
+
+    @property
     def kind(self) -> str:
         """"toy", "image" or "file"."""
         return self.family.kind

@@ -10,7 +10,20 @@ import numpy as np
 
 from .arrays import LabelledArrays
 
-__all__ = ["ArrayTask", "Task"]
+__all__ = ["TWO_CLASS_CODINGS", "ArrayTask", "Task", "output_size"]
+
+# How a two-class task meets the network: one output read by its sign (SPEC §3, the
+# default), or two outputs read by argmax like every other task.
+TWO_CLASS_CODINGS = ("sign", "argmax")
+
+
+def output_size(n_classes: int, two_class: str = "sign") -> int:
+    """Output neurons for a task of ``n_classes``: one per class, except one sign-coded
+    output for two classes under the "sign" coding."""
+    if two_class not in TWO_CLASS_CODINGS:
+        raise ValueError(f"two_class must be one of {', '.join(TWO_CLASS_CODINGS)}, "
+                         f"not {two_class!r}")
+    return 1 if n_classes == 2 and two_class == "sign" else n_classes
 
 
 class Task:
@@ -28,8 +41,9 @@ class Task:
 
     @property
     def n_outputs(self) -> int:
-        """Output neurons: one per class, one sign-coded output for two classes (SPEC §3)."""
-        return 1 if self.n_classes == 2 else self.n_classes
+        """Output neurons under the default coding: one per class, one sign-coded output
+        for two classes (SPEC §3); :func:`output_size` for the other coding."""
+        return output_size(self.n_classes)
 
     def sample_train(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
