@@ -35,6 +35,7 @@ from blgnn_es.tasks import (
     draw_unroll,
     load_task,
     parse_task_spec,
+    small_split_notes,
 )
 from blgnn_es.tasks.arrays import LabelledArrays, stratified_split
 from blgnn_es.tasks.task import TWO_CLASS_CODINGS, output_size
@@ -81,6 +82,7 @@ class Sample:
     data: UnrollData
     seeds: SampleSeeds
     validation: Validation | None = None
+    notes: tuple[str, ...] = ()  # warnings about the draws (splits too small for a batch)
 
     @property
     def task_index(self) -> int:
@@ -103,12 +105,30 @@ def draw_sample(spec: TaskSpec, seeds: SampleSeeds, network: NetworkBuilder, *, 
     that stratified fraction of its training split (see :func:`split_training`)."""
     task = load_task(spec, seeds("task"), data_dir=data_dir)
     validation = None
+    notes = small_split_notes(task, batch, eval_batches)
     if holdout is not None:
+        whole = task
         task, validation = split_training(task, *holdout)
+        held_out = _split_size(whole) - _split_size(task)
+        if held_out and held_out < SMALL_VALIDATION:
+            notes.append(f"{spec}: the baselines' learning rates are chosen on {held_out} "
+                         f"held-out examples (fewer than {SMALL_VALIDATION}): the choice is "
+                         f"noisy; raise --validation-fraction (now {holdout[0]:g})")
     data = draw_unroll(task, seeds("batches"), steps=steps, batch=batch,
                        eval_batches=eval_batches)
     net = network.spec(task.n_inputs, network.outputs(task.n_classes))
-    return Sample(str(spec), net, data, seeds, validation)
+    return Sample(str(spec), net, data, seeds, validation, tuple(notes))
+
+
+# Fewer held-out examples than this make the baselines' learning-rate choice a coin toss
+# between neighbouring rates (issue 12 item 5).
+SMALL_VALIDATION = 50
+
+
+def _split_size(task: Task) -> int:
+    """Training examples of a stored task (0 for a toy task, which has no fixed split)."""
+    arrays = getattr(task, "arrays", None)
+    return 0 if arrays is None else len(arrays.y_train)
 
 
 def unroll_sample(genome: np.ndarray, sample: Sample, record_curve: bool = False
@@ -306,6 +326,7 @@ class TaskEvaluation:
     accuracies: np.ndarray  # (seeds,) final accuracy; a diverged network counts as 0
     curves: np.ndarray  # (seeds, steps) accuracy after each step
     diverged: int
+    notes: tuple[str, ...] = ()  # warnings about the draws (Sample.notes)
 
 
 def evaluate_task(request: EvaluationRequest, index: int,
@@ -328,7 +349,7 @@ def evaluate_task(request: EvaluationRequest, index: int,
                           else result.accuracy)
         curves.append(np.nan_to_num(result.curve, nan=0.0))
     evaluation = TaskEvaluation(str(spec), samples[-1].net.layer_sizes, np.array(accuracies),
-                                np.array(curves), diverged)
+                                np.array(curves), diverged, samples[0].notes)
     return evaluation, samples
 
 

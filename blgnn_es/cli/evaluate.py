@@ -77,6 +77,10 @@ from blgnn_es.tasks import TWO_CLASS_CODINGS, derive_seed
               help="Baselines' loss: softmax cross-entropy or mean squared error.")
 @click.option("--rates", type=Rates(), default="1e-4:1:13", show_default=True,
               help="Baselines' learning rates: LOW:HIGH:COUNT (log-spaced) or a list.")
+@click.option("--validation-fraction", type=click.FloatRange(0.0, 1.0, min_open=True,
+                                                             max_open=True),
+              help="Baselines: share of a stored dataset's training split held out to choose "
+              "the learning rates (default 0.1).")
 @click.option("--baseline-activation", help="Baselines' hidden activation (default: the "
               "genome network's state-0 hidden activation).")
 @click.option("--weights-evaluations", type=int, help="cmaes-weights: candidate networks "
@@ -89,8 +93,8 @@ from blgnn_es.tasks import TWO_CLASS_CODINGS, derive_seed
 @friendly_errors
 def evaluate(genome_paths, generation, kind, tasks, layers, steps, batch, eval_batches, seeds,
              seed, at_steps, data_dir, two_class, out_dir, force, as_json, baselines, loss,
-             rates, baseline_activation, weights_evaluations, weights_popsize,
-             weights_sigma0) -> None:
+             rates, validation_fraction, baseline_activation, weights_evaluations,
+             weights_popsize, weights_sigma0) -> None:
     """Train fresh networks with a genome and report their accuracy and learning curves.
 
     Several genomes are trained on the same draws (the first one's tasks and unroll) and
@@ -111,7 +115,8 @@ def evaluate(genome_paths, generation, kind, tasks, layers, steps, batch, eval_b
     if baselines:
         search = {key: value for key, value in (
             ("weights_evaluations", weights_evaluations), ("weights_popsize", weights_popsize),
-            ("weights_sigma0", weights_sigma0)) if value is not None}
+            ("weights_sigma0", weights_sigma0), ("validation_fraction", validation_fraction))
+            if value is not None}
         settings = BaselineSettings(
             optimizers=tuple(name.strip() for name in baselines.split(",") if name.strip()),
             rates=rates, loss=loss, hidden_activation=baseline_activation, **search)
@@ -128,6 +133,7 @@ def evaluate(genome_paths, generation, kind, tasks, layers, steps, batch, eval_b
             request = dataclasses.replace(request, at_steps=default_budgets(request.steps)[:-1])
         started = time.monotonic()
         results = run_comparison(request, settings)
+        _warn([item.blur for item in results])
         evolved = _evolved_steps(request)
         files = write_comparison(request, settings, results, out_dir, evolved)
         if as_json:
@@ -138,6 +144,7 @@ def evaluate(genome_paths, generation, kind, tasks, layers, steps, batch, eval_b
                    f"{files['baselines_json']}  ({time.monotonic() - started:.1f} s)")
         return
     results = run_evaluation(request)
+    _warn(results)
     files = write_evaluation(request, results, out_dir)
     if as_json:
         click.echo(evaluation_record(request, results, files).model_dump_json())
@@ -210,6 +217,7 @@ def _several(genome_paths, build, options, settings, out_dir, force, as_json) ->
         records = [comparison_record(first, settings, comparison, files)]
         records += [evaluation_record(r, res, {}) for r, res in
                     zip(requests[1:], results[1:], strict=True)]
+    _warn(results[0])
     files.update(write_several(requests, results, out_dir, comparison))
     files["json"] = str(Path(out_dir) / "genomes.json")
     record = SeveralRecord(genomes=records, pairings=pairings(requests, results), files=files)
@@ -220,6 +228,13 @@ def _several(genome_paths, build, options, settings, out_dir, force, as_json) ->
     click.echo(several_table(requests, results, comparison))
     click.echo(f"curves: {files['csv']}  {files['png']}  {files['json']}  "
                f"({time.monotonic() - started:.1f} s)")
+
+
+def _warn(results) -> None:
+    """One stderr line per warning about a task's draws (also in the JSON's ``warnings``)."""
+    for item in results:
+        for note in item.notes:
+            click.echo(f"warning: {note}", err=True)
 
 
 def first_out(genome_path: Path) -> Path:

@@ -56,7 +56,7 @@ from blgnn_es.model.genome import (
 from blgnn_es.model.sidecar import Provenance
 from blgnn_es.parallel.backends import Backend, chunk_bounds
 from blgnn_es.parallel.warmup import warm_up
-from blgnn_es.tasks import derive_seed, load_task
+from blgnn_es.tasks import derive_seed, load_task, small_split_notes
 
 BUDGET_REASONS = ("max_generations", "max_evaluations", "time_budget")
 PREEMPTED = "preempted"
@@ -98,12 +98,14 @@ def make_plans(config: Config, data_dir: str | None = None) -> Plans:
     return Plans(train, validate, final.final_test_plan(config, data_dir))
 
 
-def check_tasks(config: Config, plans: Plans) -> list:
+def check_tasks(config: Config, plans: Plans, warn: Callable[[str], None] | None = None
+                ) -> list:
     """Load every task once (a missing dataset or a bad spec fails here, before any work).
     Returns the networks in use, one per task (for the kernel warm-up and the estimates):
     train tasks of different shapes each get their own network from the [network] settings.
+    A stored task too small for the batch gets one ``warn`` line (its batches repeat).
     """
-    nets = []
+    nets, notes = [], []
     for plan in (plans.train, plans.validate):
         if plan is None:
             continue
@@ -111,6 +113,11 @@ def check_tasks(config: Config, plans: Plans) -> list:
             task = load_task(spec, 0, data_dir=plan.data_dir)
             nets.append(config.network.spec(task.n_inputs,
                                             config.network.outputs(task.n_classes)))
+            notes += small_split_notes(task, config.unroll.batch, config.unroll.eval_batches)
+    for note in dict.fromkeys(notes):  # the remedies as config keys, not flags
+        note = note.replace("--batch", "unroll.batch").replace(
+            "--eval-batches all", 'unroll.eval_batches = "all"')
+        (warn or _stderr)(f"warning: {note}")
     return nets
 
 
@@ -312,7 +319,7 @@ def open_session(config: Config, run: RunDir, backend: Backend, plans: Plans, re
     info = run.read_info()
     if config.report.tensorboard is not None:
         require_tensorboardx()  # before checkpoint 0: a failed start leaves nothing
-    nets = check_tasks(config, plans)
+    nets = check_tasks(config, plans, warn)
     warm_up(nets, note=note)
     backend.prepare(nets)
     return checkpoint, info.inputs if info is not None else None

@@ -197,11 +197,12 @@ def seed_overrides(seed: int, config_path: str | os.PathLike,
     return [f"run.seed={seed}", f"run.name={json.dumps(f'{name}-seed{seed}')}"]
 
 
-def preflight(config: Config) -> Estimates:
+def preflight(config: Config, warn: Callable[[str], None] = lambda line: None) -> Estimates:
     """Errors that need the tasks or the genome file, raised before a run directory
-    exists; returns the run's estimated sizes."""
+    exists; returns the run's estimated sizes. Warnings about the tasks go to ``warn``
+    (none by default: the session that follows says them once)."""
     initial_genome(config.genome, config.network.states)
-    nets = check_tasks(config, make_plans(config))
+    nets = check_tasks(config, make_plans(config), warn)
     return estimate(config, nets)
 
 
@@ -209,11 +210,14 @@ def check_run(config_path: str | os.PathLike, overrides: Sequence[str] = (),
               echo: Callable[[str], None] = print) -> Estimates:
     """``evolve --check``: the resolved config and its estimated sizes; writes nothing."""
     config = resolve_inputs(load_config(config_path, list(overrides)))
-    sizes = preflight(config)
+    notes: list[str] = []
+    sizes = preflight(config, notes.append)
     echo(config.to_toml().rstrip())
     echo("")
     for line in sizes.lines():
         echo(f"# {line}")
     for line in sizes.warnings():
         echo(f"# warning: {line}")
+    for line in notes:
+        echo(f"# {line}")
     return sizes

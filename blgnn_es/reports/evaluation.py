@@ -85,6 +85,7 @@ class TaskRecord(BaseModel):
     curve_std: list[float]
     curve_low: list[float]
     curve_high: list[float]
+    warnings: list[str] = []  # draws repeating examples, too few held-out examples
 
 
 class UnrollRecord(BaseModel):
@@ -131,7 +132,8 @@ def task_record(request, item) -> TaskRecord:
         at_steps={str(step): at_step(item.curves[:, step - 1]) for step in request.at_steps},
         curve_mean=[float(v) for v in item.curves.mean(axis=0)],
         curve_std=[float(v) for v in item.curves.std(axis=0)],
-        curve_low=[iv.low for iv in curve], curve_high=[iv.high for iv in curve])
+        curve_low=[iv.low for iv in curve], curve_high=[iv.high for iv in curve],
+        warnings=list(item.notes))
 
 
 def evaluation_record(request, results, files: dict[str, str]) -> EvaluationRecord:

@@ -17,7 +17,7 @@ from .load import load_task
 from .seeds import derive_seed
 from .spec import TaskSpec, parse_task_spec
 from .task import TWO_CLASS_CODINGS, ArrayTask, Task, output_size
-from .unroll import UnrollData, draw_unroll
+from .unroll import UnrollData, draw_unroll, small_split_notes
 
 __all__ = [
     "TWO_CLASS_CODINGS",
@@ -32,4 +32,5 @@ __all__ = [
     "load_task",
     "output_size",
     "parse_task_spec",
+    "small_split_notes",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 
 from .task import Task
 
-__all__ = ["UnrollData", "draw_unroll"]
+__all__ = ["UnrollData", "draw_unroll", "small_split_notes"]
 
 
 @dataclass(frozen=True)
@@ -64,3 +64,20 @@ def _batches(sample, rng: np.random.Generator, count: int, batch: int,
     for index in range(count):
         inputs[index], labels[index] = sample(rng, batch)
     return inputs, labels
+
+
+def small_split_notes(task: Task, batch: int, eval_batches: int | None) -> list[str]:
+    """One line per split of a stored task too small for a batch: its batches repeat
+    examples (each draws with replacement once the split is smaller than the batch)."""
+    arrays = getattr(task, "arrays", None)
+    if arrays is None:  # toy tasks draw fresh examples
+        return []
+    notes = []
+    splits = [("training", len(arrays.y_train), "lower --batch")]
+    if eval_batches is not None:
+        splits.append(("test", len(arrays.y_test), "lower --batch or use --eval-batches all"))
+    for split, size, remedy in splits:
+        if size < batch:
+            notes.append(f"{task.name}: {size} {split} examples, fewer than a batch of {batch}: "
+                         f"each batch repeats examples (drawn with replacement); {remedy}")
+    return notes
