@@ -201,12 +201,32 @@ class DrawPlan:
 @functools.lru_cache(maxsize=4)
 def draw_samples(plan: DrawPlan, generation: int) -> tuple[Sample, ...]:
     """The draws of one generation (cached per process: a worker scoring several chunks of
-    one generation draws its data once)."""
+    one generation draws its data once): task by task, each architecture of the generation,
+    each replica. Architectures share the task's seeds: the same task draw and batches, on
+    networks of their own shapes."""
+    networks = generation_networks(plan, generation)
     return tuple(
         draw_sample(spec, SampleSeeds(plan.run_seed, generation, index, replica, plan.purpose),
-                    plan.network, steps=plan.unroll.steps, batch=plan.unroll.batch,
+                    network, steps=plan.unroll.steps, batch=plan.unroll.batch,
                     eval_batches=plan.unroll.eval_batches, data_dir=plan.data_dir)
-        for index, spec in enumerate(plan.tasks) for replica in range(plan.replicas))
+        for index, spec in enumerate(plan.tasks) for network in networks
+        for replica in range(plan.replicas))
+
+
+def generation_networks(plan: DrawPlan, generation: int) -> tuple[NetworkSettings, ...]:
+    """The network settings of one generation, one per architecture in use: all of
+    ``network.hidden``'s, or ``network.sample`` of them drawn from the run seed (the same on
+    every worker)."""
+    architectures = plan.network.architectures
+    if len(architectures) == 1:
+        return (plan.network,)
+    chosen: Any = range(len(architectures))
+    if plan.network.sample is not None:
+        rng = np.random.default_rng(derive_seed(plan.run_seed, generation, 0, 0,
+                                                plan.purpose + "architectures"))
+        chosen = sorted(rng.choice(len(architectures), size=plan.network.sample,
+                                   replace=False).tolist())
+    return tuple(plan.network.with_hidden(architectures[i]) for i in chosen)
 
 
 # ---- evaluating one genome (evaluate, baselines, studies) ----------------------------------

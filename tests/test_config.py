@@ -169,7 +169,8 @@ def test_override_errors_say_they_come_from_set():
     with pytest.raises(ConfigError, match=r"^--set unroll.steps = 0 is not allowed"):
         load_config_text(MINIMAL, source="my.toml", overrides=["unroll.steps=0"])
     with pytest.raises(ConfigError,
-                       match=r"^--set network.hidden = \[0\] is not allowed.*from 1 to 65536"):
+                       match=r"^--set network.hidden = \[0\]: architecture \[0\] is not a list "
+                       r".*from 1 to 65536"):
         load_config_text(MINIMAL, source="my.toml", overrides=["network.hidden=[0]"])
     with pytest.raises(ConfigError, match=r"^--set 'unrol.steps=3': unknown section \[unrol\]"):
         load_config_text(MINIMAL, source="my.toml", overrides=["unrol.steps=3"])

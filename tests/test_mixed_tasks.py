@@ -92,13 +92,17 @@ def test_bad_weights_are_refused_with_the_key(weights, extra, message):
         load_config_text(_weighted(weights, extra))
 
 
+# Mixed shapes and several architectures, two of three drawn per generation (issue 12 item 2)
+MIXED_ARCHITECTURES = MIXED.replace("hidden = [6]", "hidden = [[6], [4, 3], [5]]\nsample = 2")
+
+
 @pytest.mark.slow
 def test_a_mixed_run_gives_the_same_metrics_serial_and_on_two_loky_workers(tmp_path):
-    config = load_config_text(MIXED)
+    config = load_config_text(MIXED_ARCHITECTURES)
     serial = RunDir.create(tmp_path / "serial", config.to_toml())
     evolve(config, serial, SerialBackend())
-    loky_config = load_config_text(MIXED.replace('backend = "serial"',
-                                                 'backend = "loky"\nworkers = 2'))
+    loky_config = load_config_text(MIXED_ARCHITECTURES.replace(
+        'backend = "serial"', 'backend = "loky"\nworkers = 2'))
     loky = RunDir.create(tmp_path / "loky", loky_config.to_toml())
     backend = make_backend(loky_config.parallel)
     try:
@@ -109,6 +113,8 @@ def test_a_mixed_run_gives_the_same_metrics_serial_and_on_two_loky_workers(tmp_p
     assert len(lines) == 3 and lines == _metrics(loky)
     assert set(lines[1]["validation"]["tasks"]) == {"circles", "digits:classes=0-4"}
     assert lines[0]["initial"]["fitness"] < 1.0
+    sidecar = json.loads(serial.mean_genome.with_suffix(".json").read_text())["provenance"]
+    assert sidecar["architectures"] == [[6], [4, 3], [5]] and sidecar["hidden"] == [6]
 
 
 def test_the_meta_gradient_of_a_mix_is_the_weighted_sum_of_its_parts():

@@ -168,23 +168,72 @@ class RunSettings(BaseModel):
     out_dir: NonEmpty = Field("runs", description="folder that holds run directories")
 
 
+def _architectures(value: Any) -> Any:
+    """[512] (one architecture) or [[256], [256, 128]] (several); checked here so that the
+    error says what an architecture is, not which branch of a union failed."""
+    one = (f"a list of at most {MAX_LAYERS} integers from 1 to {MAX_HIDDEN}")
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"give {one} such as [512], or a list of such lists such as "
+                         "[[256], [256, 128]]")
+    nested = [isinstance(item, list | tuple) for item in value]
+    if any(nested) and not all(nested):
+        raise ValueError("mixes sizes and lists: give one architecture such as [512] or "
+                         "several such as [[256], [256, 128]]")
+    architectures = value if value and all(nested) else [value]
+    for arch in architectures:
+        if len(arch) > MAX_LAYERS or not all(
+                type(size) is int and 1 <= size <= MAX_HIDDEN for size in arch):
+            raise ValueError(f"architecture {list(arch)!r} is not {one}")
+    if all(nested) and value:
+        return tuple(tuple(arch) for arch in value)
+    return tuple(value)
+
+
+Sizes = tuple[StrictInt, ...]
+
+
 class NetworkSettings(NetworkOptions):
     """[network]: every NetworkSpec option, plus hidden sizes (inputs and outputs come from
     the train tasks)."""
 
-    hidden: tuple[Annotated[StrictInt, Field(ge=1, le=MAX_HIDDEN)], ...] = Field(
-        (20,), max_length=MAX_LAYERS,
-        description="hidden layer sizes; inputs and outputs come from the train tasks",
+    hidden: Annotated[Sizes | tuple[Sizes, ...], BeforeValidator(_architectures)] = Field(
+        (20,), description="hidden layer sizes, for example [512]; or several architectures, "
+        "for example [[256], [256, 128]], all of them (or network.sample of them) in every "
+        "generation; inputs and outputs come from the train tasks",
         json_schema_extra={"allowed": f"a list of at most {MAX_LAYERS} integers from 1 to "
-                           f"{MAX_HIDDEN}, for example [512]"})
+                           f"{MAX_HIDDEN}, or a list of such lists", "type": "list"})
+    sample: StrictInt | None = Field(
+        None, ge=1, description="architectures drawn (seeded, without replacement) for each "
+        "generation from a list of several (default: all of them)",
+        json_schema_extra={"allowed": "1 to the number of architectures"})
     two_class: Literal[TWO_CLASS_CODINGS] = Field(
         "sign", description="outputs of a two-class task: sign (one output read by its sign, "
         "SPEC §3) or argmax (two outputs, read as every other task)")
 
+    @model_validator(mode="after")
+    def _sample_fits(self) -> NetworkSettings:
+        if self.sample is not None and self.sample > len(self.architectures):
+            raise ValueError(f"network.sample = {self.sample} exceeds the "
+                             f"{len(self.architectures)} architectures of network.hidden")
+        return self
+
+    @property
+    def architectures(self) -> tuple[tuple[int, ...], ...]:
+        """Every architecture of the run; the first is the one validation and evaluate use."""
+        if self.hidden and isinstance(self.hidden[0], tuple):
+            return self.hidden  # type: ignore[return-value]
+        return (self.hidden,)  # type: ignore[return-value]
+
+    def with_hidden(self, hidden: tuple[int, ...]) -> NetworkSettings:
+        """These settings with one architecture."""
+        return self.model_copy(update={"hidden": tuple(hidden), "sample": None})
+
     def spec(self, n_inputs: int, n_outputs: int) -> NetworkSpec:
-        """The network for a task with these input and output sizes."""
-        options = self.model_dump(exclude={"hidden", "two_class"})
-        return NetworkSpec(layer_sizes=(n_inputs, *self.hidden, n_outputs), **options)
+        """The network for a task with these input and output sizes (the first architecture
+        when there are several)."""
+        options = self.model_dump(exclude={"hidden", "sample", "two_class"})
+        hidden = self.architectures[0]
+        return NetworkSpec(layer_sizes=(n_inputs, *hidden, n_outputs), **options)
 
     def outputs(self, n_classes: int) -> int:
         """Output neurons for a task of ``n_classes`` under this run's two-class coding."""

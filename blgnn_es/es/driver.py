@@ -91,8 +91,9 @@ def make_plans(config: Config, data_dir: str | None = None) -> Plans:
     train = DrawPlan(config.tasks.train, config.network, config.unroll, config.unroll.replicas,
                      config.run.seed, data_dir, weights=config.tasks.weights)
     validate = None
-    if config.tasks.validate:
-        validate = DrawPlan(config.tasks.validate, config.network, config.unroll,
+    if config.tasks.validate:  # on the first architecture, as evaluate
+        validate = DrawPlan(config.tasks.validate, final.first_architecture(config),
+                            config.unroll,
                             config.report.validate_seeds, config.run.seed, data_dir,
                             purpose="validate-")
     return Plans(train, validate, final.final_test_plan(config, data_dir))
@@ -111,8 +112,9 @@ def check_tasks(config: Config, plans: Plans, warn: Callable[[str], None] | None
             continue
         for spec in plan.tasks:
             task = load_task(spec, 0, data_dir=plan.data_dir)
-            nets.append(config.network.spec(task.n_inputs,
-                                            config.network.outputs(task.n_classes)))
+            for hidden in plan.network.architectures:
+                nets.append(plan.network.with_hidden(hidden).spec(
+                    task.n_inputs, plan.network.outputs(task.n_classes)))
             notes += small_split_notes(task, config.unroll.batch, config.unroll.eval_batches)
     for note in dict.fromkeys(notes):  # the remedies as config keys, not flags
         note = note.replace("--batch", "unroll.batch").replace(

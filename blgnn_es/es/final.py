@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from blgnn_es.baselines.stats import CONFIDENCE, mean_interval, mean_intervals
-from blgnn_es.config.settings import Config
+from blgnn_es.config.settings import Config, NetworkSettings
 from blgnn_es.es.records import Candidate, FinalChoice, RunState, TestScore, Validation
 from blgnn_es.evaluation import DrawPlan
 from blgnn_es.fitness import GenomeScore
@@ -29,11 +29,17 @@ INTERVAL = f"{CONFIDENCE:.0%} Student t over validation seeds"
 NO_VALIDATION = "no validation tasks: the last distribution mean"
 
 
+def first_architecture(config: Config) -> NetworkSettings:
+    """The network validation and the test draws use: the first of network.hidden's
+    architectures (evaluate's default too)."""
+    return config.network.with_hidden(config.network.architectures[0])
+
+
 def final_test_plan(config: Config, data_dir: str | None = None) -> DrawPlan | None:
     """The test draws: the validation tasks, ``report.test_seeds`` replicas, purpose test-."""
     if not config.tasks.validate:
         return None
-    return DrawPlan(config.tasks.validate, config.network, config.unroll,
+    return DrawPlan(config.tasks.validate, first_architecture(config), config.unroll,
                     config.report.test_seeds, config.run.seed,
                     data_dir or config.tasks.data_dir, purpose=TEST_PURPOSE)
 

@@ -115,7 +115,10 @@ def genome_provenance(config: Config, generation: int, inputs: dict[str, str] | 
             "tasks": [str(t) for t in config.tasks.train],
             "unroll": UnrollProvenance(steps=config.unroll.steps, batch=config.unroll.batch,
                                        eval_batches=config.unroll.eval_batches or "all"),
-            "hidden": list(config.network.hidden), "two_class": config.network.two_class,
+            "hidden": list(config.network.architectures[0]),
+            "architectures": [list(arch) for arch in config.network.architectures]
+            if len(config.network.architectures) > 1 else None,
+            "two_class": config.network.two_class,
             "train_classes": [spec.n_classes for spec in config.tasks.train]}
 
 

@@ -34,7 +34,7 @@ class Estimates:
 
     evolved: int  # genome entries CMA-ES changes (its dimension n)
     popsize: int
-    samples: int  # fitness samples per generation: popsize x train tasks x replicas
+    samples: int  # per generation: popsize x train tasks x replicas x architectures
     checkpoint_bytes: int
     generation_seconds: float
     workers: int
@@ -68,23 +68,26 @@ def estimate(config: Config, nets: Sequence[NetworkSpec]) -> Estimates:
     the first len(train) are the train tasks')."""
     evolved = int(GenomeLayout(config.network.states).mask(config.genome.evolve).sum())
     train = len(config.tasks.train)
+    architectures = len(config.network.architectures)
+    per_generation = config.network.sample or architectures
     cost = 1.0
     if config.meta.method == "gradient":  # one genome per step, on a meta-batch
         popsize = 1
-        samples = train * config.gradient.meta_batch
+        samples = train * config.gradient.meta_batch * per_generation
         cost = GRADIENT_SAMPLE_COST
         checkpoint = 8 * 8 * evolved + 64 * 1024  # Adam's moments and a few genomes
     else:
         popsize = config.cmaes.popsize or default_popsize(evolved)
-        samples = popsize * train * config.unroll.replicas
+        samples = popsize * train * config.unroll.replicas * per_generation
         # pycma keeps a few n x n matrices and the population; the run state a few genomes
         checkpoint = 8 * (3 * evolved * evolved + 4 * popsize * evolved) + 64 * 1024
     k2 = config.network.states ** 2
     per_example = 0
-    for net in list(nets)[:max(train, 1)]:
+    train_nets = max(train, 1) * architectures  # check_tasks: each train task's architectures
+    for net in list(nets)[:train_nets]:
         sizes = net.layer_sizes
         per_example += sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
-    per_example = per_example * k2 * 6 / max(train, 1)  # forward, backward, updates
+    per_example = per_example * k2 * 6 / train_nets  # forward, backward, updates
     batches = config.unroll.steps + (config.unroll.eval_batches or 20)
     work = samples * batches * config.unroll.batch * per_example * cost
     # a gradient step runs in this process (JAX); the workers only validate

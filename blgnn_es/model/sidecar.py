@@ -131,13 +131,14 @@ class Provenance(Record):
     OMIT_IF_NONE: ClassVar[tuple[str, ...]] = (
         "run", "generation", "tasks", "unroll", "hidden", "kind", "fitness",
         "found_at_generation", "preset", "learning_rate", "states", "seed", "scale", "rate",
-        "inputs", "two_class", "train_classes")
+        "inputs", "two_class", "train_classes", "architectures")
 
     run: str | None = None
     generation: int | None = None
     tasks: list[str] | None = None
     unroll: UnrollProvenance | None = None
-    hidden: list[Count] | None = None
+    hidden: list[Count] | None = None  # the first (evaluate's default) of ``architectures``
+    architectures: list[list[Count]] | None = None  # every architecture, when several
     kind: str | None = None  # "best" or "distribution mean"
     fitness: float | None = None
     found_at_generation: int | None = None
