@@ -14,7 +14,6 @@ from blgnn_es.evaluation import draw_samples
 from tests.conftest import tiny_toml
 
 
-
 def _config(hidden: str, sample: int | None = None, validate: bool = True):
     text = tiny_toml("arch", 0).replace("hidden = [6]", f"hidden = {hidden}"
                                         + (f"\nsample = {sample}" if sample is not None else ""))
