@@ -164,7 +164,8 @@ def split_training(task: Task, fraction: float, seed: int) -> tuple[Task, Valida
     parts = _split(arrays, fraction, seed)
     rest = LabelledArrays(parts.x_train, parts.y_train, arrays.x_test, arrays.y_test,
                           arrays.n_classes)
-    trained_on = ArrayTask(task.name, task.kind, rest, task.label_map, task.image_side)
+    trained_on = ArrayTask(task.name, task.kind, rest, task.label_map, task.image_side,
+                           task.transform)
 
     def validation(rng: np.random.Generator, n: int | None) -> tuple[np.ndarray, np.ndarray]:
         held_out = len(parts.y_test)
@@ -173,7 +174,7 @@ def split_training(task: Task, fraction: float, seed: int) -> tuple[Task, Valida
         labels = parts.y_test[index]
         if task.label_map is not None:
             labels = task.label_map[labels]
-        return np.ascontiguousarray(parts.x_test[index]), labels
+        return np.ascontiguousarray(task.inputs(parts.x_test[index], rng)), labels
 
     return trained_on, validation
 

@@ -62,7 +62,8 @@ def test_table_form_equals_string_form_and_fills_defaults():
     spec = parse_task_spec(table)
     assert spec == parse_task_spec("mnist:resolution=14,classes=0-4")
     assert spec.options == {"resolution": 14, "classes": (0, 1, 2, 3, 4),
-                            "permute_labels": False, "standardize": False}
+                            "permute_labels": False, "standardize": False, "project": 0,
+                            "permute_features": False, "input_noise": 0.0}
     assert parse_task_spec({"name": "mnist", "classes": [0, 3, 7]}).options["classes"] == (0, 3, 7)
     assert TaskSpec("xor", {}) == parse_task_spec("xor:rotate=true")
     with pytest.raises(TypeError):
@@ -104,7 +105,7 @@ def test_bad_option_values_are_config_errors(text, problem):
 def test_list_task_families_covers_every_family_with_defaults():
     families = {info.name: info for info in list_task_families()}
     assert set(TOY_FAMILIES) | set(PAPER_FAMILIES) | {"mnist", "fashion-mnist", "digits",
-                                                      "file"} == set(families)
+                                                      "file", "tabular"} == set(families)
     name, kind, options, shapes = families["mnist"]
     assert (kind, options["resolution"], options["classes"]) == ("image", 28, None)
     assert "784" in shapes

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .options import Option
+from .transforms import TRANSFORM_OPTIONS
 
 __all__ = ["FAMILIES", "Family", "FamilyInfo", "list_task_families"]
 
@@ -21,6 +22,7 @@ _LABELLED_OPTIONS = (
     Option("classes", "classes", None, "class subset, relabelled 0..n-1: 0-4, 5-9, 0,3,7"),
     Option("permute_labels", "bool", False, "random relabelling drawn from the task seed"),
     Option("standardize", "bool", False, "per-feature zero mean, unit std (train split)"),
+    *TRANSFORM_OPTIONS,
 )
 
 
@@ -30,6 +32,17 @@ def _image_options(resolution: int) -> tuple[Option, ...]:
                "2x2 mean; other: area resampling)", 2, 64),
         *_LABELLED_OPTIONS,
     )
+
+
+_TABULAR_OPTIONS = (
+    Option("samples", "int", 1000, "examples generated (train and test)", 20, 1_000_000),
+    Option("features", "int", 0, "features (0: drawn from the task seed, 4-32)", 0, 4096),
+    Option("informative", "int", 0, "informative features (0: drawn)", 0, 4096),
+    Option("n_classes", "int", 0, "classes (0: drawn, 2-6)", 0, 64),
+    Option("separation", "float", 0.0, "class separation (0: drawn, 0.5-2)", 0.0, 10.0),
+    Option("test_fraction", "float", 0.2, "share held out as the test split", 0.01, 0.9),
+    *TRANSFORM_OPTIONS,
+)
 
 
 _FILE_OPTIONS = (
@@ -111,6 +124,9 @@ FAMILIES: dict[str, Family] = {
         _images("digits", 8, "scikit-learn's 8x8 digits (1,797 images, 20 % held out)"),
         Family("file", "file", _FILE_OPTIONS, "your own data: file:PATH[,key=value...]",
                "columns of the file -> its labels"),
+        Family("tabular", "tabular", _TABULAR_OPTIONS, "scikit-learn make_classification: "
+               "features, informative dimensions, classes and separation drawn from the task "
+               "seed (0 = drawn), features standardized", "4-32 -> 2-6 classes"),
     )
 }
 

@@ -27,6 +27,7 @@ from .arrays import (
 from .seeds import seed_sequence
 from .spec import TaskSpec
 from .task import ArrayTask
+from .transforms import input_transform
 
 __all__ = ["FILE_SPLIT_SEED", "build_file_task", "clear_memo", "read_labelled_file",
            "resolve_file_spec"]
@@ -52,7 +53,9 @@ def build_file_task(spec: TaskSpec, seed: int) -> ArrayTask:
     if spec.options["permute_labels"]:
         rng = np.random.default_rng(seed_sequence(seed, "file", "permute_labels"))
         label_map = label_permutation(arrays.n_classes, rng)
-    return ArrayTask(str(spec), "file", arrays, label_map, image_side=image_side)
+    transform = input_transform(spec.options, seed, "file", arrays.n_features)
+    return ArrayTask(str(spec), "file", arrays, label_map, image_side=image_side,
+                     transform=transform)
 
 
 def resolve_file_spec(spec: TaskSpec) -> TaskSpec:

@@ -25,6 +25,7 @@ from .seeds import seed_sequence
 from .spec import TaskSpec
 from .store import DatasetFiles, decoded_arrays, locate
 from .task import ArrayTask
+from .transforms import input_transform
 
 __all__ = ["DIGITS_TEST_FRACTION", "build_image_task", "clear_memo", "resample", "source_side"]
 
@@ -79,7 +80,9 @@ def build_image_task(spec: TaskSpec, seed: int,
     if options["permute_labels"]:
         rng = np.random.default_rng(seed_sequence(seed, spec.name, "permute_labels"))
         label_map = label_permutation(arrays.n_classes, rng)
-    return ArrayTask(str(spec), "image", arrays, label_map, image_side=options["resolution"])
+    transform = input_transform(options, seed, spec.name, arrays.n_features)
+    return ArrayTask(str(spec), "image", arrays, label_map, image_side=options["resolution"],
+                     transform=transform)
 
 
 def clear_memo() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from .files import build_file_task
 from .images import build_image_task
 from .spec import TaskSpec, parse_task_spec
+from .tabular import build_tabular_task
 from .task import Task
 from .toy import build_toy_task
 
@@ -33,4 +34,6 @@ def load_task(spec: "str | Mapping[str, Any] | TaskSpec", seed: int = 0,
         return build_toy_task(parsed, int(seed))
     if parsed.kind == "image":
         return build_image_task(parsed, int(seed), data_dir)
+    if parsed.kind == "tabular":
+        return build_tabular_task(parsed, int(seed))
     return build_file_task(parsed, int(seed))

@@ -45,14 +45,16 @@ class TaskSpec:
     def n_classes(self) -> int | None:
         """Classes of the task, known without loading it (None: a file task with no class
         subset, whose labels only the file says)."""
-        subset = self.options.get("classes")
+        subset = self.options.get("classes") or self.options.get("n_classes")
+        if isinstance(subset, int):  # tabular: 0 means drawn from the task seed
+            return subset or None
         if subset:
             return len(subset)
         return self.family.n_classes
 
     @property
     def kind(self) -> str:
-        """"toy", "image" or "file"."""
+        """"toy", "image", "file" or "tabular"."""
         return self.family.kind
 
     def __str__(self) -> str:

@@ -9,6 +9,7 @@ there with load_task (cheap after the first time), not pickle Task objects.
 import numpy as np
 
 from .arrays import LabelledArrays
+from .transforms import InputTransform
 
 __all__ = ["TWO_CLASS_CODINGS", "ArrayTask", "Task", "output_size"]
 
@@ -65,7 +66,8 @@ class ArrayTask(Task):
 
     Training draws sample the train split, eval draws the test split: without replacement
     within one draw (unless n exceeds the split), with replacement across draws. A label
-    permutation is applied at draw time so tasks of different seeds share one set of arrays.
+    permutation and an input transform (tasks/transforms.py) are applied at draw time, so
+    tasks of different seeds share one set of arrays.
     """
 
     def __init__(
@@ -75,14 +77,18 @@ class ArrayTask(Task):
         arrays: LabelledArrays,
         label_map: np.ndarray | None = None,
         image_side: int | None = None,
+        transform: InputTransform | None = None,
     ) -> None:
         self.name = name
         self.kind = kind
         self.arrays = arrays
-        self.n_inputs = arrays.n_features
+        self.transform = transform
+        self.n_inputs = arrays.n_features if transform is None else transform.n_outputs(
+            arrays.n_features)
         self.n_classes = arrays.n_classes
         self.label_map = None if label_map is None else np.asarray(label_map, dtype=np.int32)
-        self.image_side = image_side
+        self.image_side = None if transform is not None and transform.changes_layout \
+            else image_side
 
     def sample_train(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         return self._draw(rng, n, self.arrays.x_train, self.arrays.y_train)
@@ -91,16 +97,25 @@ class ArrayTask(Task):
         return self._draw(rng, n, self.arrays.x_test, self.arrays.y_test)
 
     def test_split(self) -> tuple[np.ndarray, np.ndarray]:
-        return _read_only(self.arrays.x_test), _read_only(self._labels(self.arrays.y_test))
+        return (_read_only(self.inputs(self.arrays.x_test)),
+                _read_only(self._labels(self.arrays.y_test)))
 
     def train_split(self) -> tuple[np.ndarray, np.ndarray]:
-        """The whole training split, as read-only views of the shared arrays."""
-        return _read_only(self.arrays.x_train), _read_only(self._labels(self.arrays.y_train))
+        """The whole training split, as read-only views of the shared arrays (transformed
+        copies under an input transform)."""
+        return (_read_only(self.inputs(self.arrays.x_train)),
+                _read_only(self._labels(self.arrays.y_train)))
+
+    def inputs(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Stored inputs as the learner sees them (the task's input transform applied)."""
+        return x if self.transform is None else self.transform.apply(x, rng)
 
     def _draw(
         self, rng: np.random.Generator, n: int, x: np.ndarray, y: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         index = rng.choice(len(y), size=n, replace=n > len(y))
+        if self.transform is not None:
+            return self.transform.apply(x[index], rng), self._labels(y[index])
         return np.ascontiguousarray(x[index], dtype=np.float32), self._labels(y[index])
 
     def _labels(self, labels: np.ndarray) -> np.ndarray:
