@@ -83,6 +83,19 @@ def test_tabular_tasks_draw_their_shape_from_the_seed():
     assert load_task("tabular:project=5", 4).n_inputs == 5
 
 
+@pytest.mark.parametrize(("name", "features", "classes", "examples"), [
+    ("iris", 4, 3, 150), ("wine", 13, 3, 178), ("breast-cancer", 30, 2, 569)])
+def test_the_bundled_tables_are_standardized_and_split_once(name, features, classes, examples):
+    task = load_task(name, 3)
+    (x_train, y_train), (x_test, y_test) = task.train_split(), task.test_split()
+    assert (task.n_inputs, task.n_classes) == (features, classes)
+    assert len(y_train) + len(y_test) == examples
+    assert abs(len(y_test) - 0.2 * examples) <= classes
+    assert np.allclose(x_train.mean(axis=0), 0, atol=1e-4)
+    assert np.array_equal(load_task(name, 9).test_split()[1], y_test)  # one split
+    assert parse_task_spec(name).n_classes == classes
+
+
 def test_a_mix_of_transformed_and_tabular_tasks_draws_a_network_per_sample():
     text = tiny_toml("mix", 0).replace('train = ["xor"]',
                                        'train = ["tabular", "digits:project=16"]')

@@ -105,7 +105,8 @@ def test_bad_option_values_are_config_errors(text, problem):
 def test_list_task_families_covers_every_family_with_defaults():
     families = {info.name: info for info in list_task_families()}
     assert set(TOY_FAMILIES) | set(PAPER_FAMILIES) | {"mnist", "fashion-mnist", "digits",
-                                                      "file", "tabular"} == set(families)
+                                                      "file", "tabular", "iris", "wine",
+                                                      "breast-cancer"} == set(families)
     name, kind, options, shapes = families["mnist"]
     assert (kind, options["resolution"], options["classes"]) == ("image", 28, None)
     assert "784" in shapes

@@ -4,6 +4,8 @@ This is the one table that the spec parser validates against and `tasks list` pr
 code that builds each kind of task lives in toy.py, images.py and files.py.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -43,6 +45,21 @@ _TABULAR_OPTIONS = (
     Option("test_fraction", "float", 0.2, "share held out as the test split", 0.01, 0.9),
     *TRANSFORM_OPTIONS,
 )
+
+
+_BUNDLED_OPTIONS = (
+    Option("test_fraction", "float", 0.2, "share held out as the test split (seed 0)",
+           0.01, 0.9),
+    Option("classes", "classes", None, "class subset, relabelled 0..n-1: 0-4, 5-9, 0,3,7"),
+    Option("permute_labels", "bool", False, "random relabelling drawn from the task seed"),
+    *TRANSFORM_OPTIONS,
+)
+
+
+def _bundled(name: str, summary: str, features: int, n_classes: int) -> Family:
+    """A small real table scikit-learn ships: standardized, split once."""
+    return Family(name, "tabular", _BUNDLED_OPTIONS, f"{summary}, standardized",
+                  f"{features} -> {n_classes} classes", n_classes)
 
 
 _FILE_OPTIONS = (
@@ -124,6 +141,10 @@ FAMILIES: dict[str, Family] = {
         _images("digits", 8, "scikit-learn's 8x8 digits (1,797 images, 20 % held out)"),
         Family("file", "file", _FILE_OPTIONS, "your own data: file:PATH[,key=value...]",
                "columns of the file -> its labels"),
+        _bundled("iris", "scikit-learn's iris flowers (150 examples)", 4, 3),
+        _bundled("wine", "scikit-learn's wine cultivars (178 examples)", 13, 3),
+        _bundled("breast-cancer", "scikit-learn's Wisconsin breast cancer (569 examples)",
+                 30, 2),
         Family("tabular", "tabular", _TABULAR_OPTIONS, "scikit-learn make_classification: "
                "features, informative dimensions, classes and separation drawn from the task "
                "seed (0 = drawn), features standardized", "4-32 -> 2-6 classes"),
