@@ -87,7 +87,7 @@ def test_tabular_tasks_draw_their_shape_from_the_seed():
     ("iris", 4, 3, 150), ("wine", 13, 3, 178), ("breast-cancer", 30, 2, 569)])
 def test_the_bundled_tables_are_standardized_and_split_once(name, features, classes, examples):
     task = load_task(name, 3)
-    (x_train, y_train), (x_test, y_test) = task.train_split(), task.test_split()
+    (x_train, y_train), (_, y_test) = task.train_split(), task.test_split()
     assert (task.n_inputs, task.n_classes) == (features, classes)
     assert len(y_train) + len(y_test) == examples
     assert abs(len(y_test) - 0.2 * examples) <= classes
