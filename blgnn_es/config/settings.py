@@ -171,7 +171,7 @@ class RunSettings(BaseModel):
 def _architectures(value: Any) -> Any:
     """[512] (one architecture) or [[256], [256, 128]] (several); checked here so that the
     error says what an architecture is, not which branch of a union failed."""
-    one = (f"a list of at most {MAX_LAYERS} integers from 1 to {MAX_HIDDEN}")
+    one = f"a list of at most {MAX_LAYERS} integers from 1 to {MAX_HIDDEN}"
     if not isinstance(value, list | tuple):
         raise ValueError(f"give {one} such as [512], or a list of such lists such as "
                          "[[256], [256, 128]]")
@@ -179,14 +179,12 @@ def _architectures(value: Any) -> Any:
     if any(nested) and not all(nested):
         raise ValueError("mixes sizes and lists: give one architecture such as [512] or "
                          "several such as [[256], [256, 128]]")
-    architectures = value if value and all(nested) else [value]
+    architectures = [tuple(arch) for arch in value] if any(nested) else [tuple(value)]
     for arch in architectures:
         if len(arch) > MAX_LAYERS or not all(
                 type(size) is int and 1 <= size <= MAX_HIDDEN for size in arch):
             raise ValueError(f"architecture {list(arch)!r} is not {one}")
-    if all(nested) and value:
-        return tuple(tuple(arch) for arch in value)
-    return tuple(value)
+    return tuple(architectures) if any(nested) else architectures[0]
 
 
 Sizes = tuple[StrictInt, ...]
