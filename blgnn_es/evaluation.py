@@ -249,6 +249,7 @@ class EvaluationRequest:
     at_steps: tuple[int, ...]
     data_dir: str | None
     two_class: str = "sign"  # outputs of a two-class task (tasks.TWO_CLASS_CODINGS)
+    provenance: Provenance | None = None  # where the genome came from (its training tasks)
 
     @classmethod
     def build(cls, genome_path, *, tasks=(), hidden=None, steps=None, batch=None,
@@ -307,7 +308,7 @@ class EvaluationRequest:
         return cls(str(genome_path), values, network, tuple(int(h) for h in hidden),
                    tuple(parse_task_spec(t) for t in tasks), int(steps), int(batch),
                    eval_batches, int(seeds), int(seed), tuple(at_steps),
-                   None if data_dir is None else str(data_dir), two_class)
+                   None if data_dir is None else str(data_dir), two_class, provenance)
 
     def spec(self, n_inputs: int, n_outputs: int) -> NetworkSpec:
         """The genome's network on a task with these input and output sizes."""

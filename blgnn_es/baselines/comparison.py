@@ -12,11 +12,14 @@ Seed r is one draw for every learner, so BLUR and a baseline are compared by a p
 over seeds (:func:`standings`, baselines/stats.py). ``cmaes-weights`` (CMA-ES on the
 weights, baselines/weight_search.py) searches from the same initial synapses on the same
 training examples, seeded by ``"evaluate-weight-search"``; its accuracy does not depend on
-the step budget.
+the step budget. ``hebbian`` (a one-state ABCD rule, baselines/hebbian.py) is meta-trained
+once per genome on the genome's own training tasks, then trains the same networks on the same
+batches.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,9 +32,10 @@ from blgnn_es.baselines.gradient import (
     mlp_for,
     sweep,
 )
+from blgnn_es.baselines.hebbian import hebbian_sweep, rule_for
 from blgnn_es.baselines.stats import Interval, Paired, mean_intervals, paired_test
 from blgnn_es.baselines.weight_search import SEED_PURPOSE, weight_sweep
-from blgnn_es.config.baselines import SEARCHES, BaselineSettings
+from blgnn_es.config.baselines import META_TRAINED, SEARCHES, BaselineSettings
 from blgnn_es.evaluation import (
     EVALUATE_PREFIX,
     EvaluationRequest,
@@ -109,7 +113,8 @@ def standings(item: TaskComparison) -> list[Standing]:
 
 
 def compare_task(
-    request: EvaluationRequest, settings: BaselineSettings, index: int, budgets: tuple[int, ...]
+    request: EvaluationRequest, settings: BaselineSettings, index: int, budgets: tuple[int, ...],
+    progress: Callable[[str], None] = lambda line: None,
 ) -> TaskComparison:
     """BLUR and every baseline on task ``index`` of the request, over its seeds: the
     baselines start from BLUR's initial synapses and train on BLUR's batches."""
@@ -141,7 +146,10 @@ def compare_task(
     mlp = mlp_for(net, settings.loss, settings.hidden_activation, settings.output_activation)
     sweeps = {}
     for name in settings.optimizers:
-        if name in SEARCHES:
+        if name in META_TRAINED:
+            sweeps[name] = hebbian_sweep(mlp, draws, budgets,
+                                         rule_for(request, settings, progress))
+        elif name in SEARCHES:
             sweeps[name] = weight_sweep(
                 mlp, draws, [sample.seeds(SEED_PURPOSE) for sample in samples], budgets,
                 evaluations=settings.weights_evaluations, popsize=settings.weights_popsize,
@@ -152,7 +160,10 @@ def compare_task(
                           validation_examples)
 
 
-def run_comparison(request: EvaluationRequest, settings: BaselineSettings) -> list[TaskComparison]:
+def run_comparison(request: EvaluationRequest, settings: BaselineSettings,
+                   progress: Callable[[str], None] = lambda line: None
+                   ) -> list[TaskComparison]:
     """Every task of the request; budgets are its ``at_steps`` and its last step."""
     budgets = tuple(sorted({*request.at_steps, request.steps}))
-    return [compare_task(request, settings, index, budgets) for index in range(len(request.tasks))]
+    return [compare_task(request, settings, index, budgets, progress)
+            for index in range(len(request.tasks))]

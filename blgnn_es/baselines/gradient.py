@@ -120,7 +120,8 @@ def feedback_weights(net: NetworkSpec, seed: int) -> list[np.ndarray]:
 # ---- activations ----------------------------------------------------------------------
 
 
-def _activate(name: str, z: np.ndarray) -> np.ndarray:
+def activate(name: str, z: np.ndarray) -> np.ndarray:
+    """φ(z) of a baseline activation (:data:`ACTIVATIONS`)."""
     if name == "identity":
         return z
     if name == "tanh":
@@ -185,7 +186,7 @@ def _forward(mlp: Mlp, weights: list[np.ndarray], x: np.ndarray):
     pre, post = [], [x]
     for layer, w in enumerate(weights):
         if layer:
-            post.append(_activate(mlp.hidden_activation, pre[-1]))
+            post.append(activate(mlp.hidden_activation, pre[-1]))
         n = w.shape[0] - 1
         z = post[-1] @ w[:n]
         z += w[n]
@@ -203,7 +204,7 @@ def _output_delta(mlp: Mlp, z: np.ndarray, labels: np.ndarray) -> np.ndarray:
         delta = shifted / shifted.sum(axis=1, keepdims=True)
         delta[np.arange(batch), labels] -= 1
         return delta / batch
-    a = _activate(mlp.output_activation, z)
+    a = activate(mlp.output_activation, z)
     return (a - _targets(mlp, labels, n_out, z.dtype)) * _slope(mlp.output_activation, z, a) / batch
 
 

@@ -51,7 +51,8 @@ def run_study(
                 two_class=settings.two_class,
             )
             for index, task in enumerate(settings.tasks):
-                comparison = compare_task(request, settings.baselines, index, settings.budgets)
+                comparison = compare_task(request, settings.baselines, index, settings.budgets,
+                                          progress)
                 cells[task].append(Cell(genome.label, request.hidden, evolved, comparison))
                 progress(
                     f"{genome.label}  {task}  {'-'.join(map(str, comparison.layer_sizes))}  done"

@@ -36,7 +36,7 @@ import cma
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from blgnn_es.baselines.gradient import Mlp, SeedDraw, Sweep, accuracy_of
+from blgnn_es.baselines.gradient import Mlp, SeedDraw, Sweep, accuracy_of, activate
 from blgnn_es.errors import ConfigError
 
 SEARCH_NAME = "cmaes-weights"
@@ -50,6 +50,17 @@ CHUNK_ELEMENTS = 1 << 22
 def pycma_seed(seed: int) -> int:
     """A derived 63-bit seed as pycma takes it: 1 … 2³¹ − 1 (0 would mean "the clock")."""
     return 1 + int(seed) % (2**31 - 2)
+
+
+def whole_budget_options(seed: int, popsize: int, diagonal: bool = False) -> dict:
+    """pycma options for a search that spends its whole budget: seeded, silent, every
+    stopping test off (a baseline at equal budget must not stop early)."""
+    return {
+        "seed": pycma_seed(seed), "popsize": popsize, "verbose": -9, "verb_disp": 0,
+        "verb_log": 0, "tolx": 0, "tolfun": 0, "tolfunhist": 0, "tolflatfitness": math.inf,
+        "tolstagnation": math.inf, "tolconditioncov": math.inf, "tolfacupx": math.inf,
+        "tolupsigma": math.inf, "CMA_diagonal": diagonal,
+    }
 
 
 @dataclass
@@ -79,18 +90,6 @@ def unflatten(flat: np.ndarray, shapes: list[tuple[int, int]]) -> list[np.ndarra
     return out
 
 
-def _activate(name: str, z: np.ndarray) -> np.ndarray:
-    if name == "identity":
-        return z
-    if name == "tanh":
-        return np.tanh(z)
-    if name == "relu":
-        return np.maximum(z, 0)
-    if name == "relu_tanh":
-        return np.maximum(np.tanh(z), 0)
-    return 1 / (1 + np.exp(-z))
-
-
 def population_loss(mlp: Mlp, layers: list[np.ndarray], x: np.ndarray,
                     labels: np.ndarray) -> np.ndarray:
     """The batch-mean loss of P networks ((P, n + 1, n') per layer) on (x, labels): the loss
@@ -99,7 +98,7 @@ def population_loss(mlp: Mlp, layers: list[np.ndarray], x: np.ndarray,
     a = x[None]
     for layer, w in enumerate(layers):
         if layer:
-            a = _activate(mlp.hidden_activation, a)
+            a = activate(mlp.hidden_activation, a)
         n = w.shape[1] - 1
         a = a @ w[:, :n] + w[:, n:n + 1]
     z, n_out = a, a.shape[-1]
@@ -118,7 +117,7 @@ def population_loss(mlp: Mlp, layers: list[np.ndarray], x: np.ndarray,
             target = np.where(labels == 1, 1.0, low)[:, None]
         else:
             target = np.where(labels[:, None] == np.arange(n_out), 1.0, low)
-        out = _activate(mlp.output_activation, z)
+        out = activate(mlp.output_activation, z)
         loss = 0.5 * ((out - target[None]) ** 2).sum(axis=2).mean(axis=1)
     return np.where(np.isfinite(loss), loss, np.nan)
 
@@ -161,12 +160,7 @@ def search_weights(
         return out
 
     x0 = flatten(start)
-    options = {
-        "seed": pycma_seed(seed), "popsize": popsize, "verbose": -9, "verb_disp": 0,
-        "verb_log": 0, "tolx": 0, "tolfun": 0, "tolfunhist": 0, "tolflatfitness": math.inf,
-        "tolstagnation": math.inf, "tolconditioncov": math.inf, "tolfacupx": math.inf,
-        "tolupsigma": math.inf, "CMA_diagonal": x0.size > FULL_COVARIANCE_LIMIT,
-    }
+    options = whole_budget_options(seed, popsize, diagonal=x0.size > FULL_COVARIANCE_LIMIT)
     generations = evaluations // popsize
     history = np.empty(generations)
     best_x, best_loss, used = x0, math.inf, 0

@@ -71,8 +71,9 @@ from blgnn_es.tasks import TWO_CLASS_CODINGS, derive_seed
 @click.option("--force", is_flag=True, help="Replace an earlier evaluation in the --out folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--baselines", help="Baselines beside BLUR, e.g. "
-              "sgd,momentum,adam,fa (fa: feedback alignment) or cmaes-weights (CMA-ES on the "
-              "weights); see docs/baselines.md.")
+              "sgd,momentum,adam,fa (fa: feedback alignment), cmaes-weights (CMA-ES on the "
+              "weights) or hebbian (a one-state ABCD rule meta-trained by CMA-ES); see "
+              "docs/baselines.md.")
 @click.option("--loss", type=click.Choice(["ce", "mse"]), default="ce", show_default=True,
               help="Baselines' loss: softmax cross-entropy or mean squared error.")
 @click.option("--rates", type=Rates(), default="1e-4:1:13", show_default=True,
@@ -90,11 +91,15 @@ from blgnn_es.tasks import TWO_CLASS_CODINGS, derive_seed
               "64).")
 @click.option("--weights-sigma0", type=float, help="cmaes-weights: initial step size "
               "(default 0.3).")
+@click.option("--hebbian-evaluations", type=int, help="hebbian: candidate rules CMA-ES "
+              "meta-trains, a multiple of 64 (default 44800 = 64 x 700).")
+@click.option("--hebbian-tasks", help="hebbian: comma-separated tasks to meta-train the rule "
+              "on (default: the genome's own training tasks).")
 @friendly_errors
 def evaluate(genome_paths, generation, kind, tasks, layers, steps, batch, eval_batches, seeds,
              seed, at_steps, data_dir, two_class, out_dir, force, as_json, baselines, loss,
              rates, validation_fraction, baseline_activation, weights_evaluations,
-             weights_popsize, weights_sigma0) -> None:
+             weights_popsize, weights_sigma0, hebbian_evaluations, hebbian_tasks) -> None:
     """Train fresh networks with a genome and report their accuracy and learning curves.
 
     Several genomes are trained on the same draws (the first one's tasks and unroll) and
@@ -115,7 +120,10 @@ def evaluate(genome_paths, generation, kind, tasks, layers, steps, batch, eval_b
     if baselines:
         search = {key: value for key, value in (
             ("weights_evaluations", weights_evaluations), ("weights_popsize", weights_popsize),
-            ("weights_sigma0", weights_sigma0), ("validation_fraction", validation_fraction))
+            ("weights_sigma0", weights_sigma0), ("validation_fraction", validation_fraction),
+            ("hebbian_evaluations", hebbian_evaluations),
+            ("hebbian_tasks", hebbian_tasks and tuple(
+                t.strip() for t in hebbian_tasks.split(",") if t.strip())))
             if value is not None}
         settings = BaselineSettings(
             optimizers=tuple(name.strip() for name in baselines.split(",") if name.strip()),
@@ -132,7 +140,7 @@ def evaluate(genome_paths, generation, kind, tasks, layers, steps, batch, eval_b
         if at_steps is None:
             request = dataclasses.replace(request, at_steps=default_budgets(request.steps)[:-1])
         started = time.monotonic()
-        results = run_comparison(request, settings)
+        results = run_comparison(request, settings, _progress_line)
         _warn([item.blur for item in results])
         evolved = _evolved_steps(request)
         files = write_comparison(request, settings, results, out_dir, evolved)
@@ -205,7 +213,7 @@ def _several(genome_paths, build, options, settings, out_dir, force, as_json) ->
         records = [evaluation_record(r, res, {}) for r, res in
                    zip(requests, results, strict=True)]
     else:
-        comparison = run_comparison(first, settings)
+        comparison = run_comparison(first, settings, _progress_line)
         files = write_comparison(first, settings, comparison, out_dir,
                                  _evolved_steps(first))
         results = [[item.blur for item in comparison]]
@@ -240,3 +248,8 @@ def _warn(results) -> None:
 def first_out(genome_path: Path) -> Path:
     """``<first genome>-compare/`` beside the first genome."""
     return genome_path.with_name(genome_path.stem + "-compare")
+
+
+def _progress_line(line: str) -> None:
+    """Progress of long baseline work (the hebbian rule's meta-training), on stderr."""
+    click.echo(line, err=True)

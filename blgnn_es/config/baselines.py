@@ -24,7 +24,10 @@ back through fixed random matrices; docs/baselines.md)."""
 SEARCHES = ("cmaes-weights",)
 """Baselines without a learning rule: CMA-ES on the network's weights
 (baselines/weight_search.py)."""
-BASELINES = OPTIMIZERS + SEARCHES
+META_TRAINED = ("hebbian",)
+"""Baselines that are learning rules meta-trained at the genome's budget: a one-state ABCD
+Hebbian rule (baselines/hebbian.py)."""
+BASELINES = OPTIMIZERS + SEARCHES + META_TRAINED
 LOSSES = ("ce", "mse")
 ACTIVATIONS = ("identity", "tanh", "relu", "relu_tanh", "sigmoid")
 """Activations a one-state baseline network can use (BLUR's dsigmoid has no counterpart)."""
@@ -81,8 +84,10 @@ class BaselineOptions(BaseModel):
 
     optimizers: tuple[Literal[BASELINES], ...] = Field(
         OPTIMIZERS, min_length=1, description="baselines beside BLUR: gradient descent (sgd, "
-        "momentum, adam), feedback alignment (fa) and CMA-ES on the weights (cmaes-weights, "
-        "not in the default: its cost is weights_evaluations forward passes per seed)",
+        "momentum, adam), feedback alignment (fa), CMA-ES on the weights (cmaes-weights) and "
+        "a one-state ABCD Hebbian rule meta-trained by CMA-ES (hebbian); the last two are not "
+        "in the default: they cost weights_evaluations forward passes per seed and "
+        "hebbian_evaluations unrolls per genome",
         json_schema_extra={"allowed": "a non-empty list of " + ", ".join(BASELINES),
                            "default": "`[" + ", ".join(f'"{n}"' for n in OPTIMIZERS) + "]`"})
     rates: Rates = Field(
@@ -108,12 +113,29 @@ class BaselineOptions(BaseModel):
     weights_sigma0: Finite = Field(0.3, gt=0.0, le=100.0, description="cmaes-weights: initial "
                                    "step size around BLUR's initial synapses")
 
+    hebbian_evaluations: StrictInt = Field(
+        44800, ge=2, le=10_000_000, description="hebbian: candidate rules CMA-ES meta-trains, "
+        "a multiple of hebbian_popsize (default 64 x 700, as weights_evaluations)")
+    hebbian_popsize: StrictInt = Field(64, ge=2, le=100_000, description="hebbian: CMA-ES "
+                                       "population size")
+    hebbian_sigma0: Finite = Field(0.3, gt=0.0, le=100.0, description="hebbian: initial step "
+                                   "size around the start rule (A = 0.1, alpha = 1)")
+    hebbian_replicas: StrictInt = Field(4, ge=1, le=1000, description="hebbian: draws of each "
+                                        "training task per candidate (as unroll.replicas)")
+    hebbian_tasks: tuple[str, ...] | None = Field(
+        None, description="hebbian: tasks the rule is meta-trained on (default: the genome's "
+        "own training tasks, from its sidecar)",
+        json_schema_extra={"allowed": "a list of task specs", "default": "the genome's"})
+
     @model_validator(mode="after")
     def _whole_generations(self) -> BaselineOptions:
-        if self.weights_evaluations % self.weights_popsize:
-            raise ValueError(
-                f"weights_evaluations = {self.weights_evaluations} must be a multiple of "
-                f"weights_popsize = {self.weights_popsize} (whole generations)")
+        for what in ("weights", "hebbian"):
+            evaluations = getattr(self, f"{what}_evaluations")
+            popsize = getattr(self, f"{what}_popsize")
+            if evaluations % popsize:
+                raise ValueError(
+                    f"{what}_evaluations = {evaluations} must be a multiple of "
+                    f"{what}_popsize = {popsize} (whole generations)")
         return self
 
 

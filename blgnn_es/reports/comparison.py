@@ -34,6 +34,8 @@ LEARNER_COLOURS = {
     "momentum": "tab:orange",
     "adam": "tab:green",
     "fa": "tab:purple",
+    "cmaes-weights": "tab:red",
+    "hebbian": "tab:brown",
 }
 CELL = 25  # width of a table cell: "0.9050 [0.8912, 0.9188]"
 
