@@ -196,3 +196,19 @@ def test_a_genome_without_training_tasks_needs_hebbian_tasks(tmp_path):
         f"--hebbian-evaluations 64 --out {tmp_path / 'e'}"))
     assert result.exit_code == 2
     assert "names none; give baselines.hebbian_tasks" in result.output
+
+
+def test_study_hebbian_settings_name_the_key():
+    from blgnn_es.config.study import parse_study
+    from blgnn_es.errors import ConfigError
+
+    grid = '[genomes]\na = "a.npy"\n[grid]\ntasks = ["xor"]\n[baselines]\noptimizers = ["hebbian"]\n'
+    settings = parse_study(grid + 'hebbian_tasks = ["and", "xor"]\nhebbian_replicas = 2\n',
+                           source="s.toml")
+    assert settings.baselines.hebbian_tasks == ("and", "xor")
+    assert settings.baselines.hebbian_replicas == 2
+    with pytest.raises(ConfigError, match=r"^s.toml: .*hebbian_evaluations = 650 must be a "
+                                          r"multiple of hebbian_popsize = 64"):
+        parse_study(grid + "hebbian_evaluations = 650\n", source="s.toml")
+    with pytest.raises(ConfigError, match=r"baselines.hebbian_replicas = 0 is not allowed"):
+        parse_study(grid + "hebbian_replicas = 0\n", source="s.toml")
