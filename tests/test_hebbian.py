@@ -17,6 +17,8 @@ from blgnn_es.baselines.gradient import Mlp, train_rates
 from blgnn_es.baselines.hebbian import Probe, evolve_rule, rule_size, start_rule, train_rules
 from blgnn_es.cli import cli
 from blgnn_es.config.baselines import BaselineSettings
+from blgnn_es.config.study import parse_study
+from blgnn_es.errors import ConfigError
 from blgnn_es.evaluation import EvaluationRequest
 from blgnn_es.model.genome import hebbian_genome, save_genome
 
@@ -199,10 +201,8 @@ def test_a_genome_without_training_tasks_needs_hebbian_tasks(tmp_path):
 
 
 def test_study_hebbian_settings_name_the_key():
-    from blgnn_es.config.study import parse_study
-    from blgnn_es.errors import ConfigError
-
-    grid = '[genomes]\na = "a.npy"\n[grid]\ntasks = ["xor"]\n[baselines]\noptimizers = ["hebbian"]\n'
+    grid = ('[genomes]\na = "a.npy"\n[grid]\ntasks = ["xor"]\n[baselines]\n'
+            'optimizers = ["hebbian"]\n')
     settings = parse_study(grid + 'hebbian_tasks = ["and", "xor"]\nhebbian_replicas = 2\n',
                            source="s.toml")
     assert settings.baselines.hebbian_tasks == ("and", "xor")
