@@ -88,8 +88,9 @@ def comparison_table(
             lines.append(name.ljust(12)
                          + "".join(f"{iv.text():>{CELL}}" for iv in mean_intervals(table)))
             if name in item.sweeps:
-                rates = [_edge_marked(item.sweeps[name], b) for b in item.budgets]
-                lines.append("  lr".ljust(12) + "".join(f"{r:>{CELL}}" for r in rates))
+                if not np.isnan(item.sweeps[name].rates).all():  # a search or rule: no rate
+                    rates = [_edge_marked(item.sweeps[name], b) for b in item.budgets]
+                    lines.append("  lr".ljust(12) + "".join(f"{r:>{CELL}}" for r in rates))
                 versus = [s.versus[name] for s in ranked]
                 lines.append("  blur −".ljust(12) + "".join(f"{v.text():>{CELL}}" for v in versus))
                 lines.append("  p".ljust(12) + "".join(f"{_paired_p(v):>{CELL}}" for v in versus))
@@ -305,11 +306,8 @@ def plot_panel(ax, item: TaskComparison, evolved_steps: int | None = None) -> No
     for name, curve in curves.items():
         colour = LEARNER_COLOURS.get(name)
         mean, low, high = interval_band(curve)
-        label = (
-            name
-            if name == "blur"
-            else (f"{name} (lr {_rate(item.sweeps[name].rate_at(item.budgets[-1]))})")
-        )
+        rate = None if name == "blur" else item.sweeps[name].rate_at(item.budgets[-1])
+        label = name if rate is None or np.isnan(rate) else f"{name} (lr {_rate(rate)})"
         ax.plot(steps, mean, color=colour, label=label, lw=1.6 if name == "blur" else 1.1)
         ax.fill_between(steps, low, high, color=colour, alpha=0.15, lw=0)
         if name in item.sweeps:
