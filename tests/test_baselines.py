@@ -3,6 +3,8 @@ to BLUR's exact backprop case (SPEC §4), all tuned on validation data only."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -310,6 +312,30 @@ def test_sweep_reports_each_budget_at_its_own_rate():
         if result.chosen[k] == result.chosen[-1]:
             np.testing.assert_array_equal(result.test[:, k], result.curve[:, budget - 1])
     assert result.test[:, -1].mean() > 0.85  # a linear rule is learnt
+
+
+def test_each_seed_trains_its_own_network_when_shapes_differ():
+    """A family that draws its shape per seed (tabular): every seed's rates run on its own
+    network, exactly as that seed trained alone, and the rate is chosen over all seeds."""
+    rng = np.random.default_rng(3)
+    draws, alone = [], []
+    for seed, (n_in, n_out) in enumerate([(2, 2), (5, 3)]):
+        net = NetworkSpec((n_in, 6, n_out), dtype="float64")
+        x = rng.normal(size=(8, 16, n_in))
+        y = (x[..., 0] > 0).astype(np.int64) + (n_out == 3) * (x[..., 1] > 1)
+        x_val = rng.normal(size=(64, n_in))
+        y_val = (x_val[:, 0] > 0).astype(np.int64)
+        draw = SeedDraw(initial_weights(net, seed), x, y, x_val, y_val, x_val, y_val,
+                        mlp=None if seed == 0 else mlp_for(net))
+        draws.append(draw)
+        alone.append(train_rates(mlp_for(net), "sgd", [0.1, 1.0], draw.start, x, y,
+                                 [Probe(x_val, y_val, (4, 8))]).accuracy[0])
+    first = mlp_for(NetworkSpec((2, 6, 2), dtype="float64"))
+    result = sweep(first, "sgd", [0.1, 1.0], draws, (4, 8))
+    np.testing.assert_array_equal(result.validation, np.array(alone))
+    assert result.chosen.tolist() == np.array(alone).mean(axis=0).argmax(axis=0).tolist()
+    with pytest.raises(ConfigError, match="expected"):  # without its own network it fails
+        sweep(first, "sgd", [0.1], [replace(draws[1], mlp=None)], (4,))
 
 
 def test_divergence_is_counted_and_scored_zero():

@@ -83,3 +83,17 @@ def test_evolve_check_names_the_config_key(tmp_path):
     assert result.exit_code == 0, result.output
     assert "48 training examples, fewer than a batch of 64" in result.stdout
     assert "lower unroll.batch" in result.stdout
+
+
+def test_baselines_run_on_a_family_that_draws_its_shape_per_seed(tmp_path):
+    """tabular draws its features and classes from each seed: every seed's baseline trains
+    its own network (it once stopped with 'baseline start weights ..., expected ...')."""
+    record, _ = _evaluate(_genome(tmp_path), "--task", "tabular", "--two-class", "argmax",
+                          "--steps", "3", "--seeds", "4", "--batch", "16", "--eval-batches",
+                          "2", "--baselines", "sgd,adam", "--rates", "1e-2:1:3",
+                          "--out", tmp_path / "t")
+    (task,) = record["tasks"]
+    for name in ("sgd", "adam"):
+        accuracies = task["baselines"][name]["at_steps"]["3"]
+        assert 0.0 < accuracies["mean"] <= 1.0
+    assert task["ahead"]["3"]["versus"]["adam"]["n"] == 4

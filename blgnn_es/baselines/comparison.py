@@ -123,6 +123,8 @@ def compare_task(
         request, index, holdout=(settings.validation_fraction, holdout_seed)
     )
     wanted = None if request.eval_batches is None else request.eval_batches * request.batch
+    net = samples[-1].net
+    mlp = mlp_for(net, settings.loss, settings.hidden_activation, settings.output_activation)
     draws, validation_examples = [], 0
     for sample in samples:
         data = sample.data
@@ -140,10 +142,11 @@ def compare_task(
                 data.y_eval,
                 feedback_weights(sample.net, sample.synapse_seed)
                 if "fa" in settings.optimizers else None,
+                None if sample.net.layer_sizes == net.layer_sizes else mlp_for(
+                    sample.net, settings.loss, settings.hidden_activation,
+                    settings.output_activation),
             )
         )
-    net = samples[-1].net
-    mlp = mlp_for(net, settings.loss, settings.hidden_activation, settings.output_activation)
     sweeps = {}
     for name in settings.optimizers:
         if name in META_TRAINED:

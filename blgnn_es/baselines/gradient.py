@@ -433,6 +433,12 @@ class SeedDraw:
     x_test: np.ndarray  # the test examples BLUR is evaluated on
     y_test: np.ndarray
     feedback: list[np.ndarray] | None = None  # feedback alignment's fixed B_ℓ
+    mlp: Mlp | None = None  # this seed's network when it differs from the sweep's (a task
+    # family such as "tabular" draws its input and output sizes per seed); None: the sweep's
+
+    def network(self, default: Mlp) -> Mlp:
+        """The network this seed trains: its own, else the sweep's ``default``."""
+        return default if self.mlp is None else self.mlp
 
 
 @dataclass
@@ -484,7 +490,7 @@ def sweep(
     validation, diverged = [], np.zeros(len(rates), dtype=np.int64)
     for draw in draws:
         run = train_rates(
-            mlp,
+            draw.network(mlp),
             optimizer,
             rates,
             draw.start,
@@ -515,7 +521,7 @@ def sweep(
     test = np.zeros((len(draws), len(budgets)))
     for seed, draw in enumerate(draws):
         run = train_rates(
-            mlp,
+            draw.network(mlp),
             optimizer,
             rates[distinct],
             draw.start,

@@ -289,11 +289,12 @@ def hebbian_sweep(mlp: Mlp, draws: list[SeedDraw], budgets: tuple[int, ...],
     every = tuple(range(1, steps + 1))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         for draw in draws:
+            net = draw.network(mlp)
             run = train_rules(
-                mlp, rule.rule[None], draw.start, draw.x_train, draw.y_train,
-                [Probe(np.asarray(draw.x_validation).reshape(-1, mlp.layer_sizes[0]),
+                net, rule.rule[None], draw.start, draw.x_train, draw.y_train,
+                [Probe(np.asarray(draw.x_validation).reshape(-1, net.layer_sizes[0]),
                        np.asarray(draw.y_validation).reshape(-1), budgets),
-                 Probe(np.asarray(draw.x_test).reshape(-1, mlp.layer_sizes[0]),
+                 Probe(np.asarray(draw.x_test).reshape(-1, net.layer_sizes[0]),
                        np.asarray(draw.y_test).reshape(-1), every)])
             validation.append(run.accuracy[0][0])
             curve.append(run.accuracy[1][0])

@@ -212,15 +212,16 @@ def weight_sweep(
     steps = len(draws[0].x_train)
     searches, validation, test = [], [], []
     for draw, seed in zip(draws, seeds, strict=True):
-        found = search_weights(mlp, draw.start, draw.x_train, draw.y_train,
+        net = draw.network(mlp)
+        found = search_weights(net, draw.start, draw.x_train, draw.y_train,
                                evaluations=evaluations, popsize=popsize, sigma0=sigma0,
                                seed=seed)
         searches.append(found)
-        validation.append(accuracy_of(mlp, found.weights, np.asarray(
-            draw.x_validation, dtype=mlp.dtype).reshape(-1, mlp.layer_sizes[0]),
+        validation.append(accuracy_of(net, found.weights, np.asarray(
+            draw.x_validation, dtype=net.dtype).reshape(-1, net.layer_sizes[0]),
             np.asarray(draw.y_validation).reshape(-1)))
-        test.append(accuracy_of(mlp, found.weights, np.asarray(
-            draw.x_test, dtype=mlp.dtype).reshape(-1, mlp.layer_sizes[0]),
+        test.append(accuracy_of(net, found.weights, np.asarray(
+            draw.x_test, dtype=net.dtype).reshape(-1, net.layer_sizes[0]),
             np.asarray(draw.y_test).reshape(-1)))
     n = len(draws)
     test_table = np.repeat(np.asarray(test)[:, None], len(budgets), axis=1)
