@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -83,6 +83,7 @@ class Sample:
     seeds: SampleSeeds
     validation: Validation | None = None
     notes: tuple[str, ...] = ()  # warnings about the draws (splits too small for a batch)
+    held_out: int = 0  # distinct examples ``validation`` draws from (0: fresh toy draws)
 
     @property
     def task_index(self) -> int:
@@ -104,7 +105,7 @@ def draw_sample(spec: TaskSpec, seeds: SampleSeeds, network: NetworkBuilder, *, 
     ``seeds("batches")``. With ``holdout = (fraction, seed)`` a stored dataset first gives up
     that stratified fraction of its training split (see :func:`split_training`)."""
     task = load_task(spec, seeds("task"), data_dir=data_dir)
-    validation = None
+    validation, held_out = None, 0
     notes = small_split_notes(task, batch, eval_batches)
     if holdout is not None:
         whole = task
@@ -117,7 +118,7 @@ def draw_sample(spec: TaskSpec, seeds: SampleSeeds, network: NetworkBuilder, *, 
     data = draw_unroll(task, seeds("batches"), steps=steps, batch=batch,
                        eval_batches=eval_batches)
     net = network.spec(task.n_inputs, network.outputs(task.n_classes))
-    return Sample(str(spec), net, data, seeds, validation, tuple(notes))
+    return Sample(str(spec), net, data, seeds, validation, tuple(notes), held_out)
 
 
 # Fewer held-out examples than this make the baselines' learning-rate choice a coin toss
@@ -344,11 +345,30 @@ class TaskEvaluation:
     """One task's fresh networks trained with a genome."""
 
     task: str
-    layer_sizes: tuple[int, ...]
+    layer_sizes: tuple[int, ...]  # the first seed's network
     accuracies: np.ndarray  # (seeds,) final accuracy; a diverged network counts as 0
     curves: np.ndarray  # (seeds, steps) accuracy after each step
     diverged: int
     notes: tuple[str, ...] = ()  # warnings about the draws (Sample.notes)
+    seed_layer_sizes: tuple[tuple[int, ...], ...] = ()  # every seed's, where they differ
+
+    @property
+    def network_label(self) -> str:
+        """The sizes as tables show them: a size that differs over seeds as its range."""
+        return sizes_label(self.seed_layer_sizes or (self.layer_sizes,))
+
+
+def sizes_label(seed_sizes: Sequence[Sequence[int]]) -> str:
+    """'100-32-10'; a family that draws its shape per seed reads '4..25-32-2..5' (its least
+    and greatest size at each layer), so no one seed's network stands for all of them."""
+    depths = {len(sizes) for sizes in seed_sizes}
+    if len(depths) != 1:
+        return " | ".join(dict.fromkeys("-".join(map(str, s)) for s in seed_sizes))
+    cells = []
+    for layer in zip(*seed_sizes, strict=True):
+        low, high = min(layer), max(layer)
+        cells.append(str(low) if low == high else f"{low}..{high}")
+    return "-".join(cells)
 
 
 def evaluate_task(request: EvaluationRequest, index: int,
@@ -370,8 +390,11 @@ def evaluate_task(request: EvaluationRequest, index: int,
         accuracies.append(0.0 if result.diverged or not math.isfinite(result.accuracy)
                           else result.accuracy)
         curves.append(np.nan_to_num(result.curve, nan=0.0))
-    evaluation = TaskEvaluation(str(spec), samples[-1].net.layer_sizes, np.array(accuracies),
-                                np.array(curves), diverged, samples[0].notes)
+    shapes = tuple(dict.fromkeys(sample.net.layer_sizes for sample in samples))
+    evaluation = TaskEvaluation(str(spec), samples[0].net.layer_sizes, np.array(accuracies),
+                                np.array(curves), diverged, samples[0].notes,
+                                tuple(s.net.layer_sizes for s in samples)
+                                if len(shapes) > 1 else ())
     return evaluation, samples
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from click.testing import CliRunner
 
 from blgnn_es.cli import cli
+from blgnn_es.evaluation import sizes_label
 from blgnn_es.model.genome import hebbian_genome, save_genome
 from blgnn_es.model.sidecar import Provenance
 from tests.conftest import tiny_toml
@@ -68,6 +69,10 @@ def test_too_few_held_out_examples_for_the_rate_choice_are_said(tmp_path):
     assert warned == [f"warning: {note}"]
     assert "chosen on 24 held-out examples (fewer than 50)" in note
     assert "--validation-fraction (now 0.1)" in note
+    assert record["tasks"][0]["validation_examples"] == 16  # a batch of the 24
+    more = [a if a != "1" else "3" for a in common]  # 3 batches of 16: drawn with replacement
+    record, _ = _evaluate(genome, *more, "--out", tmp_path / "c")
+    assert record["tasks"][0]["validation_examples"] == 24  # the distinct ones, not 48
     record, warned = _evaluate(genome, *common, "--validation-fraction", "0.25",
                                "--out", tmp_path / "b")
     assert record["tasks"][0]["warnings"] == [] and warned == []
@@ -97,3 +102,12 @@ def test_baselines_run_on_a_family_that_draws_its_shape_per_seed(tmp_path):
         accuracies = task["baselines"][name]["at_steps"]["3"]
         assert 0.0 < accuracies["mean"] <= 1.0
     assert task["ahead"]["3"]["versus"]["adam"]["n"] == 4
+    shapes = task["layer_sizes_per_seed"]
+    assert len(shapes) == 4 and len({tuple(s) for s in shapes}) > 1
+    assert task["layer_sizes"] == shapes[0]
+
+
+def test_a_size_that_differs_over_seeds_is_shown_as_its_range():
+    assert sizes_label([(9, 32, 2), (23, 32, 4), (12, 32, 4)]) == "9..23-32-2..4"
+    assert sizes_label([(4, 32, 3), (4, 32, 3)]) == "4-32-3"
+    assert sizes_label([(4, 8, 3), (4, 8, 8, 3)]) == "4-8-3 | 4-8-8-3"

@@ -57,11 +57,16 @@ class TaskComparison:
     """One task: BLUR's curves and each baseline's sweep on the same draws."""
 
     task: str
-    layer_sizes: tuple[int, ...]
+    layer_sizes: tuple[int, ...]  # the first seed's network
     budgets: tuple[int, ...]
     blur: TaskEvaluation
     sweeps: dict[str, Sweep]
     validation_examples: int
+
+    @property
+    def network_label(self) -> str:
+        """The sizes as tables show them (a size that differs over seeds as its range)."""
+        return self.blur.network_label
 
     def learners(self) -> dict[str, np.ndarray]:
         """(seeds, budgets) test accuracy of every learner, BLUR first."""
@@ -130,7 +135,8 @@ def compare_task(
         data = sample.data
         rng = np.random.default_rng(sample.seeds("validation"))
         x_val, y_val = sample.validation(rng, wanted)
-        validation_examples = len(y_val)
+        # distinct examples: a small split is drawn with replacement up to the wanted count
+        validation_examples = min(len(y_val), sample.held_out or len(y_val))
         draws.append(
             SeedDraw(
                 initial_weights(sample.net, sample.synapse_seed),
@@ -159,7 +165,7 @@ def compare_task(
                 sigma0=settings.weights_sigma0)
         else:
             sweeps[name] = sweep(mlp, name, settings.rates, draws, budgets)
-    return TaskComparison(str(blur.task), net.layer_sizes, budgets, blur, sweeps,
+    return TaskComparison(str(blur.task), blur.layer_sizes, budgets, blur, sweeps,
                           validation_examples)
 
 

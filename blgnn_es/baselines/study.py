@@ -55,7 +55,7 @@ def run_study(
                                           progress)
                 cells[task].append(Cell(genome.label, request.hidden, evolved, comparison))
                 progress(
-                    f"{genome.label}  {task}  {'-'.join(map(str, comparison.layer_sizes))}  done"
+                    f"{genome.label}  {task}  {comparison.network_label}  done"
                 )
     return cells
 

@@ -79,7 +79,7 @@ def comparison_table(
         f"{_rate(min(settings.rates))}..{_rate(max(settings.rates))})"
     ]
     for item in results:
-        sizes = "-".join(str(n) for n in item.layer_sizes)
+        sizes = item.network_label
         lines += ["", f"{item.task}  ({sizes}; {validation_note(item)})"]
         marks = [f"{b}*" if evolved_steps and b > evolved_steps else str(b) for b in item.budgets]
         lines.append("step".ljust(12) + "".join(f"{b:>{CELL}}" for b in marks))
@@ -337,7 +337,7 @@ def plot_comparison(
     fig, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 4), squeeze=False)
     for ax, item in zip(axes[0], results, strict=True):
         plot_panel(ax, item, evolved_steps)
-        sizes = "-".join(str(n) for n in item.layer_sizes)
+        sizes = item.network_label
         ax.set_title(f"{item.task} ({sizes})", fontsize=9)
     fig.suptitle(f"{title}; bands: 95% t interval; dots: test accuracy at each step's own best "
                  "rate", fontsize=9)

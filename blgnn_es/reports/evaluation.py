@@ -73,7 +73,8 @@ class TaskRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     task: str
-    layer_sizes: list[int]
+    layer_sizes: list[int]  # the first seed's network
+    layer_sizes_per_seed: list[list[int]] | None = None  # only where seeds' shapes differ
     accuracy_mean: float
     accuracy_std: float
     accuracy_low: float
@@ -126,6 +127,7 @@ def task_record(request, item) -> TaskRecord:
     curve = mean_intervals(item.curves)
     return TaskRecord(
         task=item.task, layer_sizes=list(item.layer_sizes),
+        layer_sizes_per_seed=[list(sizes) for sizes in item.seed_layer_sizes] or None,
         accuracy_mean=float(item.accuracies.mean()), accuracy_std=float(item.accuracies.std()),
         accuracy_low=final.low, accuracy_high=final.high,
         accuracies=[float(v) for v in item.accuracies], diverged=item.diverged,

@@ -102,7 +102,7 @@ def several_table(requests, results: list[list[TaskEvaluation]],
              f"(the same draws for every genome), {first.steps} steps of batch {first.batch}"]
     lines += [f"  [{k}] {r.genome_path}" for k, r in enumerate(requests)]
     for index, base in enumerate(results[0]):
-        sizes = "-".join(str(n) for n in base.layer_sizes)
+        sizes = base.network_label
         lines += ["", f"{base.task}  ({sizes})",
                   "step".ljust(width) + "".join(f"{s:>{CELL}}" for s in steps) + "  diverged"]
         for label, items in zip(labels, results, strict=True):
@@ -185,7 +185,7 @@ def plot_several(labels: list[str], results: list[list[TaskEvaluation]], path: P
                 ax.plot(steps, sweep.curve.mean(axis=0), ls="--", lw=1,
                         color=LEARNER_COLOURS.get(name), label=f"{name} (baseline)")
         item = results[0][index]
-        sizes = "-".join(str(n) for n in item.layer_sizes)
+        sizes = item.network_label
         ax.set_title(f"{item.task} ({sizes})", fontsize=9)
         accuracy_axes(ax, "learning step", "held-out accuracy", legend_size=7)
         shown.append([line.get_label() for line in ax.get_lines()])

@@ -34,7 +34,7 @@ def table_rows(cells: list[Cell], optimizers: tuple[str, ...]) -> list[dict[str,
         for k, budget in enumerate(item.budgets):
             row: dict[str, Any] = {
                 "genome": cell.genome,
-                "layer_sizes": "-".join(map(str, item.layer_sizes)),
+                "layer_sizes": item.network_label,
                 "step": budget,
                 "beyond_evolved": bool(cell.evolved_steps and budget > cell.evolved_steps),
             }
@@ -158,7 +158,7 @@ def plot_task(task: str, cells: list[Cell], settings: StudySettings, path: Path)
                 continue
             cell = mine[column]
             plot_panel(ax, cell.comparison, cell.evolved_steps)
-            sizes = "-".join(map(str, cell.comparison.layer_sizes))
+            sizes = cell.comparison.network_label
             ax.set_title(f"{genome}: {sizes}", fontsize=9)
     fig.suptitle(f"{task}: test accuracy per learning step, {plural(settings.seeds, 'seed')}; "
                  "bands: 95% t interval; dots: each step's own best rate", fontsize=10)
